@@ -1,0 +1,15 @@
+/** Unit tests live beside the code (libs/**, apps/**), end-to-end tests in test/. */
+module.exports = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  roots: ['<rootDir>/apps/', '<rootDir>/libs/', '<rootDir>/test/'],
+  testRegex: '.*\\.spec\\.ts$',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  testEnvironment: 'node',
+  moduleNameMapper: {
+    '^@dqs/qs(|/.*)$': '<rootDir>/libs/qs/src$1',
+    '^@dqs/grids(|/.*)$': '<rootDir>/libs/grids/src$1',
+    '^@dqs/stats(|/.*)$': '<rootDir>/libs/stats/src$1',
+  },
+  testTimeout: 120000,
+};

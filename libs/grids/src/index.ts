@@ -1,0 +1,10 @@
+export * from './ndarray';
+export * from './errors';
+export { parseNpy, serializeNpy } from './npy';
+export { parseTiff, serializeTiff } from './tiff';
+export type { TiffGrid } from './tiff';
+export { parsePng, renderPreview, serializeGrayPng } from './png';
+export type { PreviewOptions } from './png';
+export { parseJsonGrid, serializeJsonGrid } from './json-grid';
+export { GRID_EXTENSIONS, parseGrid, readGrid, serializeGrid, writeFileAtomic, writeGrid } from './files';
+export type { ReadGrid } from './files';

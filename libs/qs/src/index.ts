@@ -1,0 +1,14 @@
+export * from './types';
+export { QsCancelledError, QsInputError } from './errors';
+export { buildPath, isFullyInformed } from './path';
+export type { SimulationPath } from './path';
+export { buildKernel, defaultKernelSize, toDims3 } from './kernel';
+export type { Dims3, KernelTable } from './kernel';
+export { CONTROL, createPlan, cropResult, validateParams } from './plan';
+export type { PlanOptions, SharedPlan, SimulationPlan } from './plan';
+export { SimulationRun } from './runner';
+export type { RunOptions, RunSummary } from './runner';
+export { resolveThreadCount } from './threads';
+export { simulate } from './simulate';
+export type { SimulateOptions } from './simulate';
+export { mt19937, unitFromDraw } from './rng';

@@ -1,0 +1,3 @@
+export * from './stats';
+export { reportSvg } from './report-svg';
+export type { ReportImages } from './report-svg';
