@@ -12,4 +12,5 @@ module.exports = {
     '^@dqs/stats(|/.*)$': '<rootDir>/libs/stats/src$1',
   },
   testTimeout: 120000,
+  globalSetup: '<rootDir>/test/global-setup.js',
 };

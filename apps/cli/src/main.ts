@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** `dqs`: the command line of dqs. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { GridFileError } from '@dqs/grids';
 import { QsCancelledError, QsInputError } from '@dqs/qs';
 import { UsageError } from './g2s-args';
@@ -24,6 +26,18 @@ usage: dqs <command> [flags]
 dqs <command> --help tells more.
 `;
 
+/** The version in package.json, found by walking up from this file (source and build trees differ in depth). */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'dqs') return pkg.version ?? 'unknown';
+    }
+  }
+  return 'unknown';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
@@ -31,8 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    process.stdout.write(`${require('../../../../package.json').version}\n`);
+    process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   const command = COMMANDS[name];

@@ -130,15 +130,7 @@ export function serializeGrayPng(array: NdArray): Uint8Array {
   const [height, width] = array.shape;
   const sixteen = array.dtype === 'uint16';
   const png = new PNG({ width, height, bitDepth: sixteen ? 16 : 8, colorType: 0, inputColorType: 0, inputHasAlpha: false });
-  png.data = sixteen
-    ? (Buffer.from(new Uint8Array(swap16(array.data as Uint16Array))) as Buffer)
-    : Buffer.from(array.data as Uint8Array);
+  // pngjs takes 16-bit samples in machine byte order; copy into a buffer of our own (not Node's shared pool)
+  png.data = sixteen ? Buffer.from(Uint16Array.from(array.data as Uint16Array).buffer) : Buffer.from(Uint8Array.from(array.data as Uint8Array).buffer);
   return PNG.sync.write(png, { bitDepth: sixteen ? 16 : 8, colorType: 0, inputColorType: 0, inputHasAlpha: false });
-}
-
-/** pngjs expects 16-bit input samples big-endian. */
-function swap16(data: Uint16Array): ArrayBuffer {
-  const out = new DataView(new ArrayBuffer(data.length * 2));
-  data.forEach((v, i) => out.setUint16(2 * i, v, false));
-  return out.buffer;
 }

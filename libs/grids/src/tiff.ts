@@ -51,7 +51,7 @@ export function parseTiff(bytes: Uint8Array, file = '<tiff>'): TiffGrid {
   } catch (e) {
     throw new GridFileError(file, `unreadable TIFF structure (${(e as Error).message}); is the file truncated?`);
   }
-  if (ifds.length === 0) throw new GridFileError(file, 'the TIFF holds no image');
+  if (ifds.length === 0) throw new GridFileError(file, 'the TIFF holds no image (is the file truncated?)');
   let width = 0;
   let height = 0;
   let spp = 0;
@@ -84,6 +84,19 @@ export function parseTiff(bytes: Uint8Array, file = '<tiff>'): TiffGrid {
       dtype = dt;
     } else if (w !== width || h !== height || s !== spp || dt !== dtype) {
       throw new GridFileError(file, `page ${p} is ${h}x${w}x${s} ${dt}, page 0 is ${height}x${width}x${spp} ${dtype}`);
+    }
+    // utif2 zero-fills strips that run past the end of the file: check them first
+    const offsets = (ifd.t273 ?? ifd.t324) as number[] | undefined;
+    const counts = (ifd.t279 ?? ifd.t325) as number[] | undefined;
+    if (offsets && counts) {
+      for (let i = 0; i < offsets.length; i++) {
+        if (offsets[i] + (counts[i] ?? 0) > bytes.length) {
+          throw new GridFileError(
+            file,
+            `page ${p}: truncated pixel data (strip ${i} ends at byte ${offsets[i] + counts[i]}, the file has ${bytes.length})`,
+          );
+        }
+      }
     }
     try {
       UTIF.decodeImage(buffer, ifd as unknown as UTIF.IFD);
@@ -191,7 +204,11 @@ export function serializeTiff(array: NdArray, options: { samples?: boolean } = {
       v.setUint16(e, id, true);
       v.setUint16(e + 2, type, true);
       v.setUint32(e + 4, count, true);
-      if (type === 3 && count === 1) v.setUint16(e + 8, value, true);
+      if (type === 3 && count === 2) {
+        // two shorts fit in the entry itself (TIFF 6.0): both hold the same value here
+        v.setUint16(e + 8, value, true);
+        v.setUint16(e + 10, value, true);
+      } else if (type === 3 && count === 1) v.setUint16(e + 8, value, true);
       else v.setUint32(e + 8, value, true);
       e += 12;
     };
@@ -201,7 +218,7 @@ export function serializeTiff(array: NdArray, options: { samples?: boolean } = {
     };
     put(256, 4, 1, width);
     put(257, 4, 1, height);
-    put(258, 3, spp, spp > 1 ? shortArray(arrays, bits) : bits);
+    put(258, 3, spp, spp > 2 ? shortArray(arrays, bits) : bits);
     put(259, 3, 1, 1);
     put(262, 3, 1, 1);
     put(273, 4, 1, dataAt);
@@ -209,7 +226,7 @@ export function serializeTiff(array: NdArray, options: { samples?: boolean } = {
     put(278, 4, 1, height);
     put(279, 4, 1, bytesPerPage);
     put(284, 3, 1, 1);
-    put(339, 3, spp, spp > 1 ? shortArray(arrays + 2 * spp, format) : format);
+    put(339, 3, spp, spp > 2 ? shortArray(arrays + 2 * spp, format) : format);
     v.setUint32(e, next, true);
     out.set(src.subarray(p * bytesPerPage, (p + 1) * bytesPerPage), dataAt);
     at = dataAt + bytesPerPage;

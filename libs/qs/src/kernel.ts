@@ -50,7 +50,7 @@ export function buildKernel(
   if (kernel) {
     const shape = [...kernel.shape];
     if (kernel.channels > 1) shape.push(kernel.channels);
-    if (shape.length === rank + 1) {
+    if (shape.length === rank + 1 && (vars > 1 || shape[shape.length - 1] === 1)) {
       layers = shape.pop()!;
       if (layers !== 1 && layers !== vars) {
         throw new QsInputError(

@@ -8,6 +8,9 @@ import { Worker } from 'node:worker_threads';
 import { QsCancelledError } from './errors';
 import { CONTROL, MAX_THREADS, SharedPlan } from './plan';
 import type { ThreadData } from './thread-main';
+import { loadKernelModule } from './wasm-kernel';
+
+let kernelModule: WebAssembly.Module | undefined;
 
 export interface RunOptions {
   threads: number;
@@ -113,13 +116,15 @@ export class SimulationRun {
     const onAbort = () => this.cancel();
     if (options.signal?.aborted) this.cancel();
     options.signal?.addEventListener('abort', onAbort);
+    kernelModule ??= loadKernelModule();
+    const module = kernelModule;
     const t0 = performance.now();
     const timer = setInterval(() => this.report(), options.progressIntervalMs ?? 200);
     let failure: string | undefined;
     try {
       await Promise.all(
         Array.from({ length: threads }, (_, slot) => {
-          const worker = startThread({ plan, slot });
+          const worker = startThread({ plan, slot, kernelModule: module });
           return new Promise<void>((resolve) => {
             let settled = false;
             const settle = (error?: string) => {

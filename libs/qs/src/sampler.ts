@@ -10,6 +10,7 @@
 import { CONTROL, SharedPlan, SharedTi } from './plan';
 import { mix32, unitFromDraw } from './rng';
 import { NOT_SIMULATED } from './types';
+import { WasmScanner } from './wasm-kernel';
 
 /** Thrown inside a thread to unwind when the run is cancelled while waiting. */
 export const CANCELLED = Symbol('cancelled');
@@ -47,10 +48,13 @@ export class PixelSampler {
   private readonly lo: Int32Array;
   private readonly hi: Int32Array;
   private readonly pre: Float64Array;
+  private readonly tSpatial: Int32Array;
+  private readonly wasm: WasmScanner;
 
   constructor(
     private readonly plan: SharedPlan,
     private readonly slot: number,
+    kernelModule: WebAssembly.Module,
   ) {
     const V = (this.V = plan.vars);
     this.nTI = plan.tis.length;
@@ -77,6 +81,8 @@ export class PixelSampler {
     this.lo = new Int32Array(3 * this.nTI);
     this.hi = new Int32Array(3 * this.nTI);
     this.pre = new Float64Array(maxRec);
+    this.tSpatial = new Int32Array(maxTerms);
+    this.wasm = new WasmScanner(kernelModule, plan, maxTerms);
   }
 
   /** Simulates path position i. Throws CANCELLED if the run is cancelled while waiting for a neighbour. */
@@ -102,8 +108,17 @@ export class PixelSampler {
     if (p.nanMode) {
       for (let s = 0; s < this.nSearched; s++) this.scanNanMode(this.searched[s]);
     } else {
+      this.wasm.resetList();
       const bound = this.coherentBound(nRec, c);
-      for (let s = 0; s < this.nSearched; s++) this.scan(this.searched[s], bound);
+      let allContinuous = true;
+      for (let m = 0; m < this.nTerms; m++) if (this.tCat[m] === 1) allContinuous = false;
+      for (let s = 0; s < this.nSearched; s++) {
+        const t = this.searched[s];
+        const ti = p.tis[t];
+        this.setWasmTerms(t);
+        this.wasm.scan(t, ti.dims, ti.paddedDims, ti.pad, this.lo, this.hi, this.nTerms, allContinuous, bound, this.nTI, this.draw, this.K);
+      }
+      this.hSize = this.wasm.listSize();
     }
     if (this.hSize === 0) return this.copyMarginal(c, u);
     const m = this.nSearched;
@@ -111,7 +126,11 @@ export class PixelSampler {
     let r = Math.floor(u * kEff);
     if (r >= this.hSize) r = this.hSize - 1;
     if (p.ranks) p.ranks[i] = r;
-    this.copyFrom(c, this.hT[r], this.hX[r]);
+    if (p.nanMode) this.copyFrom(c, this.hT[r], this.hX[r]);
+    else {
+      const [flat, t] = this.wasm.listEntry(r);
+      this.copyFrom(c, t, flat);
+    }
   }
 
   private gatherNeighbours(c: number, o: number): number {
@@ -265,6 +284,16 @@ export class PixelSampler {
     }
   }
 
+  private setWasmTerms(t: number): void {
+    const ti = this.plan.tis[t];
+    const s1 = ti.paddedDims[2];
+    const s0 = ti.paddedDims[1] * s1;
+    for (let m = 0; m < this.nTerms; m++) {
+      this.tSpatial[m] = this.tH[3 * m] * s0 + this.tH[3 * m + 1] * s1 + this.tH[3 * m + 2];
+    }
+    this.wasm.setTerms(t, this.nTerms, this.tSpatial, this.tVar, this.tVal, this.tW, this.tCat);
+  }
+
   /**
    * An upper bound on the K-th best mismatch from the candidates that continue the neighbours' own TI
    * positions (usually among the best): scanning can then abandon candidates from the start.
@@ -306,11 +335,11 @@ export class PixelSampler {
       const t = sorted[a] % nTI;
       const ti = p.tis[t];
       if (t !== lastTi) {
-        this.setTermOffsets(ti);
+        this.setWasmTerms(t);
         lastTi = t;
       }
       const flat = (sorted[a] - t) / nTI;
-      dist.push(this.fullDistance(ti, this.paddedBase(ti, flat)));
+      dist.push(this.wasm.distance(t, this.paddedBase(ti, flat) / this.V, this.nTerms));
     }
     if (dist.length < this.K) return Infinity;
     dist.sort((a, b) => a - b);
@@ -329,85 +358,6 @@ export class PixelSampler {
     const z = Math.floor(flat / (d[1] * d[2]));
     const pd = ti.paddedDims;
     return (((z + ti.pad[0]) * pd[1] + (y + ti.pad[1])) * pd[2] + (x + ti.pad[2])) * this.V;
-  }
-
-  private fullDistance(ti: SharedTi, base: number): number {
-    const data = ti.data;
-    let d = 0;
-    for (let m = 0; m < this.nTerms; m++) {
-      const tv = data[base + this.tOff[m]];
-      if (this.tCat[m] === 1) {
-        if (tv !== this.tVal[m]) d += this.tW[m];
-      } else {
-        const diff = tv - this.tVal[m];
-        d += this.tW[m] * diff * diff;
-      }
-    }
-    return d;
-  }
-
-  /** Exact top-K scan of TI t with early abandoning against min(bound, current K-th best). */
-  private scan(t: number, bound: number): void {
-    const ti = this.plan.tis[t];
-    this.setTermOffsets(ti);
-    const data = ti.data;
-    const V = this.V;
-    const nT = this.nTerms;
-    const tOff = this.tOff;
-    const tVal = this.tVal;
-    const tW = this.tW;
-    const tCat = this.tCat;
-    let allCont = true;
-    let allCat = true;
-    for (let m = 0; m < nT; m++) {
-      if (tCat[m] === 1) allCont = false;
-      else allCat = false;
-    }
-    const pd = ti.paddedDims;
-    const dims = ti.dims;
-    const lo0 = this.lo[3 * t], hi0 = this.hi[3 * t];
-    const lo1 = this.lo[3 * t + 1], hi1 = this.hi[3 * t + 1];
-    const lo2 = this.lo[3 * t + 2], hi2 = this.hi[3 * t + 2];
-    const K = this.K;
-    let thr = this.hSize === K ? Math.min(bound, this.hD[K - 1]) : bound;
-    for (let z = lo0; z <= hi0; z++) {
-      for (let y = lo1; y <= hi1; y++) {
-        const rowPadded = ((z + ti.pad[0]) * pd[1] + (y + ti.pad[1])) * pd[2] + ti.pad[2];
-        const rowFlat = (z * dims[1] + y) * dims[2];
-        for (let x = lo2; x <= hi2; x++) {
-          const base = (rowPadded + x) * V;
-          let d = 0;
-          let m = 0;
-          if (allCont) {
-            for (; m < nT; m++) {
-              const diff = data[base + tOff[m]] - tVal[m];
-              d += tW[m] * diff * diff;
-              if (d > thr) break;
-            }
-          } else if (allCat) {
-            for (; m < nT; m++) {
-              if (data[base + tOff[m]] !== tVal[m]) {
-                d += tW[m];
-                if (d > thr) break;
-              }
-            }
-          } else {
-            for (; m < nT; m++) {
-              const tv = data[base + tOff[m]];
-              if (tCat[m] === 1) {
-                if (tv !== tVal[m]) d += tW[m];
-              } else {
-                const diff = tv - tVal[m];
-                d += tW[m] * diff * diff;
-              }
-              if (d > thr) break;
-            }
-          }
-          if (m < nT) continue;
-          if (this.offer(d, rowFlat + x, t)) thr = Math.min(bound, this.hD[K - 1]);
-        }
-      }
-    }
   }
 
   /** TI with NaN: rank by |masked mismatch| / overlap^4 (G2S's normalisation), centre must be known. */

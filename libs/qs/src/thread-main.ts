@@ -6,10 +6,11 @@ import { CANCELLED, PixelSampler } from './sampler';
 export interface ThreadData {
   plan: SharedPlan;
   slot: number;
+  kernelModule: WebAssembly.Module;
 }
 
-function run({ plan, slot }: ThreadData): void {
-  const sampler = new PixelSampler(plan, slot);
+function run({ plan, slot, kernelModule }: ThreadData): void {
+  const sampler = new PixelSampler(plan, slot, kernelModule);
   const control = plan.control;
   Atomics.store(control, CONTROL.WAITING + slot, -1);
   for (;;) {

@@ -111,6 +111,7 @@ export async function runQs(argv: string[]): Promise<number> {
     shape: result.sim.shape,
     vars: result.sim.vars,
     simulated: result.simulated,
+    peakRssMB: Number((process.resourceUsage().maxRSS / 1024).toFixed(1)),
     outputs,
   };
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');

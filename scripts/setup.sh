@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set-up shared by the README's commands and CI: system packages (when missing), npm packages, build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "dqs needs Node.js >= 20 (https://nodejs.org); install it and run this again." >&2
+  exit 1
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "dqs needs Node.js >= 20; this is $(node --version)." >&2
+  exit 1
+fi
+
+# redis-server: the distributed mode and its tests start a private one.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing redis-server (apt-get)..." >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "note: redis-server is not installed; 'sudo apt-get install redis-server' (or your OS's package) adds it." >&2
+  fi
+fi
+
+# npm packages: install when missing or when the lock file changed since the last install.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm packages (npm ci)..." >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+npm run build --silent

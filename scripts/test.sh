@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command: set up, run every test, end with the line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+rm -f .ci/jest-results.json
+mkdir -p .ci
+npx jest --runInBand --json --outputFile=.ci/jest-results.json "$@"
+status=$?
+node -e '
+  const fs = require("fs");
+  const f = ".ci/jest-results.json";
+  if (!fs.existsSync(f)) { console.log("0 passed, 1 failed"); process.exit(0); }
+  const r = JSON.parse(fs.readFileSync(f, "utf8"));
+  const failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  console.log(`${r.numPassedTests} passed, ${failed} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+'
+exit $status
