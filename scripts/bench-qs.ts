@@ -50,7 +50,28 @@ for (const c of cases) {
     const t0 = performance.now();
     const out = spawnSync(
       process.execPath,
-      [join(root, 'bin', 'dqs.js'), 'qs', '-ti', ti, '-di', '200x200', '-dt', '0', '-k', '1.2', '-n', String(c.n), '-s', '100', '-j', String(c.j), '-o', join(dir, 'sim'), '--json', '--quiet'],
+      [
+        join(root, 'bin', 'dqs.js'),
+        'qs',
+        '-ti',
+        ti,
+        '-di',
+        '200x200',
+        '-dt',
+        '0',
+        '-k',
+        '1.2',
+        '-n',
+        String(c.n),
+        '-s',
+        '100',
+        '-j',
+        String(c.j),
+        '-o',
+        join(dir, 'sim'),
+        '--json',
+        '--quiet',
+      ],
       { encoding: 'utf8' },
     );
     const wall = (performance.now() - t0) / 1000;
@@ -58,7 +79,11 @@ for (const c of cases) {
       console.error(out.stderr);
       process.exit(1);
     }
-    const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssMB: number; simulated: number };
+    const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
+      seconds: number;
+      peakRssMB: number;
+      simulated: number;
+    };
     walls.push(wall);
     sims.push(summary.seconds);
     rss.push(summary.peakRssMB);
@@ -69,4 +94,6 @@ for (const c of cases) {
   );
 }
 rmSync(dir, { recursive: true, force: true });
-console.log('\nwall = whole process (start, read, simulate, write); sim = simulation phase; G2S figures: ../shared/reference/g2s/timings.json');
+console.log(
+  '\nwall = whole process (start, read, simulate, write); sim = simulation phase; G2S figures: ../shared/reference/g2s/timings.json',
+);

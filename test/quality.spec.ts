@@ -10,7 +10,11 @@ import { G2S_REFERENCE, emptyGrid, trainingImage } from './support/training-imag
 
 const stone = trainingImage('stone.tiff');
 const strebelle = trainingImage('strebelle.tiff');
-const asImage = (g: { shape: number[]; data: ArrayLike<number> }) => ({ rows: g.shape[0], cols: g.shape[1], data: g.data });
+const asImage = (g: { shape: number[]; data: ArrayLike<number> }) => ({
+  rows: g.shape[0],
+  cols: g.shape[1],
+  data: g.data,
+});
 
 function g2sReport(name: string, ti: typeof stone, categorical: boolean): ComparisonReport {
   const sim = readGrid(join(G2S_REFERENCE, `${name}.npy`));
@@ -18,9 +22,22 @@ function g2sReport(name: string, ti: typeof stone, categorical: boolean): Compar
   return compareWithTi(asImage(ti), asImage(sim), { categorical, index });
 }
 
-async function dqsReport(ti: typeof stone, seed: number, categorical: boolean, k = 1.2, size = 200): Promise<ComparisonReport> {
+async function dqsReport(
+  ti: typeof stone,
+  seed: number,
+  categorical: boolean,
+  k = 1.2,
+  size = 200,
+): Promise<ComparisonReport> {
   const r = await simulate(
-    { tis: [ti], di: emptyGrid([size, size]), kinds: [categorical ? 'categorical' : 'continuous'], k, n: [50], seed },
+    {
+      tis: [ti],
+      di: emptyGrid([size, size]),
+      kinds: [categorical ? 'categorical' : 'continuous'],
+      k,
+      n: [50],
+      seed,
+    },
     { threads: 2 },
   );
   return compareWithTi(asImage(ti), asImage(r.sim), { categorical, index: r.index });
@@ -40,7 +57,8 @@ function expectInRange(label: string, ours: number[], theirs: number[]): void {
   for (const x of ours) {
     if (x < lo - spread || x > hi + spread) throw new Error(`${msg}: ${x.toFixed(4)} is outside G2S's range`);
   }
-  if (mean < lo - spread / 2 || mean > hi + spread / 2) throw new Error(`${msg}: mean ${mean.toFixed(4)} is outside G2S's range`);
+  if (mean < lo - spread / 2 || mean > hi + spread / 2)
+    throw new Error(`${msg}: mean ${mean.toFixed(4)} is outside G2S's range`);
 }
 
 describe('quality against G2S (stone.tiff, continuous, n 50, k 1.2)', () => {
@@ -52,19 +70,47 @@ describe('quality against G2S (stone.tiff, continuous, n 50, k 1.2)', () => {
   });
 
   it('histogram (KS distance) in G2S range', () => {
-    expectInRange('KS', ours.map((r) => r.ks!), theirs.map((r) => r.ks!));
+    expectInRange(
+      'KS',
+      ours.map((r) => r.ks!),
+      theirs.map((r) => r.ks!),
+    );
   });
   it('variogram error along rows and columns in G2S range', () => {
-    expectInRange('variogram rows', ours.map((r) => r.variograms[0].relErr.rows), theirs.map((r) => r.variograms[0].relErr.rows));
-    expectInRange('variogram cols', ours.map((r) => r.variograms[0].relErr.cols), theirs.map((r) => r.variograms[0].relErr.cols));
+    expectInRange(
+      'variogram rows',
+      ours.map((r) => r.variograms[0].relErr.rows),
+      theirs.map((r) => r.variograms[0].relErr.rows),
+    );
+    expectInRange(
+      'variogram cols',
+      ours.map((r) => r.variograms[0].relErr.cols),
+      theirs.map((r) => r.variograms[0].relErr.cols),
+    );
   });
   it('verbatim adjacency in G2S range', () => {
-    expectInRange('verbatim h', ours.map((r) => r.verbatimAdjacency!.h), theirs.map((r) => r.verbatimAdjacency!.h));
-    expectInRange('verbatim v', ours.map((r) => r.verbatimAdjacency!.v), theirs.map((r) => r.verbatimAdjacency!.v));
+    expectInRange(
+      'verbatim h',
+      ours.map((r) => r.verbatimAdjacency!.h),
+      theirs.map((r) => r.verbatimAdjacency!.h),
+    );
+    expectInRange(
+      'verbatim v',
+      ours.map((r) => r.verbatimAdjacency!.v),
+      theirs.map((r) => r.verbatimAdjacency!.v),
+    );
   });
   it('mean and standard deviation in G2S range', () => {
-    expectInRange('mean', ours.map((r) => r.sim.mean), theirs.map((r) => r.sim.mean));
-    expectInRange('std', ours.map((r) => r.sim.std), theirs.map((r) => r.sim.std));
+    expectInRange(
+      'mean',
+      ours.map((r) => r.sim.mean),
+      theirs.map((r) => r.sim.mean),
+    );
+    expectInRange(
+      'std',
+      ours.map((r) => r.sim.std),
+      theirs.map((r) => r.sim.std),
+    );
   });
 });
 
@@ -75,7 +121,9 @@ describe('verbatim copy falls as k grows (stone, 200x200, n 50)', () => {
       const r = await dqsReport(stone, 7, false, k);
       v.push((r.verbatimAdjacency!.h + r.verbatimAdjacency!.v) / 2);
     }
-    console.log(`verbatim adjacency k=1 ${v[0].toFixed(3)}, k=1.2 ${v[1].toFixed(3)}, k=3 ${v[2].toFixed(3)}`);
+    console.log(
+      `verbatim adjacency k=1 ${v[0].toFixed(3)}, k=1.2 ${v[1].toFixed(3)}, k=3 ${v[2].toFixed(3)}`,
+    );
     expect(v[0]).toBeGreaterThan(v[1]);
     expect(v[1]).toBeGreaterThan(v[2]);
     expect(Math.abs(v[0] - 0.46)).toBeLessThan(0.1);
@@ -98,12 +146,28 @@ describe('quality against G2S (strebelle.tiff, categorical, n 50, k 1.2)', () =>
     expectInRange('class-1 proportion', ours.map(p1), theirs.map(p1));
   });
   it('indicator variogram error in G2S range', () => {
-    expectInRange('indicator variogram rows', ours.map((r) => ind1(r).rows), theirs.map((r) => ind1(r).rows));
-    expectInRange('indicator variogram cols', ours.map((r) => ind1(r).cols), theirs.map((r) => ind1(r).cols));
+    expectInRange(
+      'indicator variogram rows',
+      ours.map((r) => ind1(r).rows),
+      theirs.map((r) => ind1(r).rows),
+    );
+    expectInRange(
+      'indicator variogram cols',
+      ours.map((r) => ind1(r).cols),
+      theirs.map((r) => ind1(r).cols),
+    );
   });
   it('channel anisotropy (mean run length of channels along rows / along columns) in G2S range', () => {
-    expectInRange('run length h', ours.map((r) => runs1(r).h), theirs.map((r) => runs1(r).h));
-    expectInRange('run length v', ours.map((r) => runs1(r).v), theirs.map((r) => runs1(r).v));
+    expectInRange(
+      'run length h',
+      ours.map((r) => runs1(r).h),
+      theirs.map((r) => runs1(r).h),
+    );
+    expectInRange(
+      'run length v',
+      ours.map((r) => runs1(r).v),
+      theirs.map((r) => runs1(r).v),
+    );
     for (const r of ours) expect(runs1(r).h / runs1(r).v).toBeGreaterThan(1.5);
   });
 });

@@ -13,7 +13,10 @@ export type FlagValues = Map<string, string[]>;
 
 const isFlag = (token: string) => /^--?[A-Za-z]/.test(token) && !/^-inf(inity)?$/i.test(token);
 
-export function parseG2sArgs(tokens: string[], known: Record<string, string[]>): { flags: FlagValues; positional: string[] } {
+export function parseG2sArgs(
+  tokens: string[],
+  known: Record<string, string[]>,
+): { flags: FlagValues; positional: string[] } {
   const aliases = new Map<string, string>();
   for (const [name, names] of Object.entries(known)) for (const n of names) aliases.set(n, name);
   const flags: FlagValues = new Map();
@@ -26,7 +29,8 @@ export function parseG2sArgs(tokens: string[], known: Record<string, string[]>):
         const all = [...aliases.keys()].sort().join(' ');
         throw new UsageError(`unknown flag ${token}; known flags: ${all}`);
       }
-      if (flags.has(name)) throw new UsageError(`${token} is given twice; give it once (a flag can take several values)`);
+      if (flags.has(name))
+        throw new UsageError(`${token} is given twice; give it once (a flag can take several values)`);
       current = [];
       flags.set(name, current);
     } else if (current) current.push(token);
@@ -56,7 +60,8 @@ export function singleNumber(flags: FlagValues, name: string, label = name): num
 export function singleString(flags: FlagValues, name: string, label = name): string | undefined {
   const v = flags.get(name);
   if (v === undefined) return undefined;
-  if (v.length !== 1) throw new UsageError(`${label} takes one value, got ${v.length}${v.length ? ` (${v.join(' ')})` : ''}`);
+  if (v.length !== 1)
+    throw new UsageError(`${label} takes one value, got ${v.length}${v.length ? ` (${v.join(' ')})` : ''}`);
   return v[0];
 }
 

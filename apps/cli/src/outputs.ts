@@ -26,7 +26,12 @@ export function previewPng(grid: QsGrid, kind: VariableKind, range?: [number, nu
   return renderPreview(values, rows, cols, { categorical: kind === 'categorical', scale, range });
 }
 
-export function writeSimulation(prefix: string, sim: QsGrid, index: Uint32Array, kinds: VariableKind[]): WrittenOutputs {
+export function writeSimulation(
+  prefix: string,
+  sim: QsGrid,
+  index: Uint32Array,
+  kinds: VariableKind[],
+): WrittenOutputs {
   const files = { sim: `${prefix}.npy`, index: `${prefix}.index.npy`, preview: `${prefix}.png` };
   const shape = sim.vars > 1 ? [...sim.shape, sim.vars] : [...sim.shape];
   writeGrid(files.sim, { shape, dtype: 'float32', data: sim.data });

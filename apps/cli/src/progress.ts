@@ -10,7 +10,11 @@ export function progressBar(label: string, quiet = false): Progress {
   if (quiet) return { update: () => undefined, stop: () => undefined };
   if (process.stderr.isTTY) {
     const bar = new SingleBar(
-      { format: `${label} [{bar}] {percentage}% | {value}/{total} cells | {eta_formatted} left`, stream: process.stderr, hideCursor: true },
+      {
+        format: `${label} [{bar}] {percentage}% | {value}/{total} cells | {eta_formatted} left`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       Presets.shades_classic,
     );
     let started = false;

@@ -6,7 +6,9 @@ import { UsageError } from './g2s-args';
 /** -dt: 0 = continuous, anything else = categorical (G2S). */
 export function parseKinds(values: number[] | undefined): VariableKind[] {
   if (!values || values.length === 0) {
-    throw new UsageError('-dt is required: one type per variable, 0 = continuous, 1 = categorical (e.g. -dt 0)');
+    throw new UsageError(
+      '-dt is required: one type per variable, 0 = continuous, 1 = categorical (e.g. -dt 0)',
+    );
   }
   return values.map((v) => (v === 0 ? 'continuous' : 'categorical'));
 }
@@ -28,7 +30,9 @@ export function toQsGrid(grid: ReadGrid, vars: number, file: string): QsGrid {
     shape.pop();
   }
   if (shape.length < 1 || shape.length > 3) {
-    throw new UsageError(`${file}: ${shape.length} spatial axes (shape ${grid.shape.join('x')}); QS works on 1D, 2D and 3D grids`);
+    throw new UsageError(
+      `${file}: ${shape.length} spatial axes (shape ${grid.shape.join('x')}); QS works on 1D, 2D and 3D grids`,
+    );
   }
   return { shape, vars, data: toFloat32(grid) };
 }
@@ -43,7 +47,10 @@ export function loadDi(spec: string, vars: number): QsGrid {
     const shape = spec.toLowerCase().split('x').map(Number);
     if (shape.some((s) => s < 1)) throw new UsageError(`-di ${spec}: every size must be at least 1`);
     const cells = shape.reduce((a, b) => a * b, 1);
-    if (cells > 2 ** 28) throw new UsageError(`-di ${spec}: ${cells} cells is more than dqs simulates in one process; split it with dqs dm`);
+    if (cells > 2 ** 28)
+      throw new UsageError(
+        `-di ${spec}: ${cells} cells is more than dqs simulates in one process; split it with dqs dm`,
+      );
     return { shape, vars, data: new Float32Array(cells * vars).fill(NaN) };
   }
   return loadQsGrid(spec, vars);
@@ -57,7 +64,9 @@ export function loadMap(file: string, diShape: number[], flag: string, channels:
   if (same(shape)) return { shape, channels: 1, data: toFloat32(grid) };
   const last = shape.pop()!;
   if (same(shape) && channels.includes(last)) return { shape, channels: last, data: toFloat32(grid) };
-  throw new UsageError(`${flag} ${file}: shape ${grid.shape.join('x')} does not match the DI's ${diShape.join('x')}`);
+  throw new UsageError(
+    `${flag} ${file}: shape ${grid.shape.join('x')} does not match the DI's ${diShape.join('x')}`,
+  );
 }
 
 /** -ki: any shape; its rank is checked by the engine against the TI. */

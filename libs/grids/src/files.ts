@@ -28,7 +28,10 @@ export function parseGrid(bytes: Uint8Array, file: string): ReadGrid {
     case '.json':
       return parseJsonGrid(new TextDecoder().decode(bytes), file);
     default:
-      throw new GridFileError(file, `unknown grid format '${ext || '(none)'}'; use one of ${GRID_EXTENSIONS.join(', ')}`);
+      throw new GridFileError(
+        file,
+        `unknown grid format '${ext || '(none)'}'; use one of ${GRID_EXTENSIONS.join(', ')}`,
+      );
   }
 }
 
@@ -38,7 +41,10 @@ export function readGrid(file: string): ReadGrid {
     bytes = readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new GridFileError(file, code === 'ENOENT' ? 'no such file' : `cannot read (${(e as Error).message})`);
+    throw new GridFileError(
+      file,
+      code === 'ENOENT' ? 'no such file' : `cannot read (${(e as Error).message})`,
+    );
   }
   if (bytes.length === 0) throw new GridFileError(file, 'the file is empty');
   return parseGrid(bytes, file);
@@ -57,7 +63,10 @@ export function serializeGrid(array: NdArray, file: string, options: { samples?:
     case '.json':
       return new TextEncoder().encode(serializeJsonGrid(array));
     default:
-      throw new GridFileError(file, `unknown grid format '${ext || '(none)'}'; use one of ${GRID_EXTENSIONS.join(', ')}`);
+      throw new GridFileError(
+        file,
+        `unknown grid format '${ext || '(none)'}'; use one of ${GRID_EXTENSIONS.join(', ')}`,
+      );
   }
 }
 

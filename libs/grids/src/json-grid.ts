@@ -23,7 +23,11 @@ export function parseJsonGrid(text: string, file = '<json>'): NdArray<Float32Arr
     if (depth === shape.length) {
       if (node === null) data[at++] = NaN;
       else if (typeof node === 'number') data[at++] = node;
-      else throw new GridFileError(file, `value at ${path} is ${JSON.stringify(node)}; expected a number or null`);
+      else
+        throw new GridFileError(
+          file,
+          `value at ${path} is ${JSON.stringify(node)}; expected a number or null`,
+        );
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {

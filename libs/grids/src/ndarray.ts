@@ -3,14 +3,7 @@
 export type DType = 'float32' | 'float64' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'int32' | 'uint32';
 
 export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Int32Array
-  | Uint32Array;
+  Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Int32Array | Uint32Array;
 
 export interface NdArray<T extends TypedArray = TypedArray> {
   /** numpy shape: [rows, cols], [depth, rows, cols], optionally followed by a variable axis. */
@@ -73,7 +66,9 @@ export function sizeOf(shape: readonly number[]): number {
 
 export function ndarray<T extends TypedArray>(shape: number[], data: T): NdArray<T> {
   if (sizeOf(shape) !== data.length) {
-    throw new Error(`shape [${shape.join(', ')}] holds ${sizeOf(shape)} values but the data has ${data.length}`);
+    throw new Error(
+      `shape [${shape.join(', ')}] holds ${sizeOf(shape)} values but the data has ${data.length}`,
+    );
   }
   return { shape: [...shape], dtype: dtypeOf(data), data };
 }

@@ -98,7 +98,8 @@ export function renderPreview(
       if (options.categorical && !categories.has(v)) categories.set(v, 0);
     }
   }
-  if (options.categorical) [...categories.keys()].sort((a, b) => a - b).forEach((v, i) => categories.set(v, i));
+  if (options.categorical)
+    [...categories.keys()].sort((a, b) => a - b).forEach((v, i) => categories.set(v, i));
   const span = hi > lo ? hi - lo : 1;
   const png = new PNG({ width: cols * scale, height: rows * scale });
   for (let r = 0; r < rows; r++) {
@@ -129,8 +130,22 @@ export function serializeGrayPng(array: NdArray): Uint8Array {
   }
   const [height, width] = array.shape;
   const sixteen = array.dtype === 'uint16';
-  const png = new PNG({ width, height, bitDepth: sixteen ? 16 : 8, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  const png = new PNG({
+    width,
+    height,
+    bitDepth: sixteen ? 16 : 8,
+    colorType: 0,
+    inputColorType: 0,
+    inputHasAlpha: false,
+  });
   // pngjs takes 16-bit samples in machine byte order; copy into a buffer of our own (not Node's shared pool)
-  png.data = sixteen ? Buffer.from(Uint16Array.from(array.data as Uint16Array).buffer) : Buffer.from(Uint8Array.from(array.data as Uint8Array).buffer);
-  return PNG.sync.write(png, { bitDepth: sixteen ? 16 : 8, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  png.data = sixteen
+    ? Buffer.from(Uint16Array.from(array.data as Uint16Array).buffer)
+    : Buffer.from(Uint8Array.from(array.data as Uint8Array).buffer);
+  return PNG.sync.write(png, {
+    bitDepth: sixteen ? 16 : 8,
+    colorType: 0,
+    inputColorType: 0,
+    inputHasAlpha: false,
+  });
 }

@@ -43,13 +43,17 @@ export interface TiffGrid extends NdArray {
 export function parseTiff(bytes: Uint8Array, file = '<tiff>'): TiffGrid {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   const order = String.fromCharCode(bytes[0] ?? 0, bytes[1] ?? 0);
-  if (order !== 'II' && order !== 'MM') throw new GridFileError(file, 'not a TIFF file (no II/MM byte-order mark)');
+  if (order !== 'II' && order !== 'MM')
+    throw new GridFileError(file, 'not a TIFF file (no II/MM byte-order mark)');
   const little = order === 'II';
   let ifds: Ifd[];
   try {
     ifds = (UTIF.decode(buffer) as unknown as Ifd[]).filter((d) => d.t256 !== undefined);
   } catch (e) {
-    throw new GridFileError(file, `unreadable TIFF structure (${(e as Error).message}); is the file truncated?`);
+    throw new GridFileError(
+      file,
+      `unreadable TIFF structure (${(e as Error).message}); is the file truncated?`,
+    );
   }
   if (ifds.length === 0) throw new GridFileError(file, 'the TIFF holds no image (is the file truncated?)');
   let width = 0;
@@ -83,7 +87,10 @@ export function parseTiff(bytes: Uint8Array, file = '<tiff>'): TiffGrid {
       spp = s;
       dtype = dt;
     } else if (w !== width || h !== height || s !== spp || dt !== dtype) {
-      throw new GridFileError(file, `page ${p} is ${h}x${w}x${s} ${dt}, page 0 is ${height}x${width}x${spp} ${dtype}`);
+      throw new GridFileError(
+        file,
+        `page ${p} is ${h}x${w}x${s} ${dt}, page 0 is ${height}x${width}x${spp} ${dtype}`,
+      );
     }
     // utif2 zero-fills strips that run past the end of the file: check them first
     const offsets = (ifd.t273 ?? ifd.t324) as number[] | undefined;

@@ -70,10 +70,13 @@ export function buildKernel(
   } else {
     if (kernelSize) {
       if (kernelSize.length !== 1 && kernelSize.length !== rank) {
-        throw new QsInputError(`-ks: give one size for every axis or ${rank} sizes (one per axis), not ${kernelSize.length}`);
+        throw new QsInputError(
+          `-ks: give one size for every axis or ${rank} sizes (one per axis), not ${kernelSize.length}`,
+        );
       }
       for (const s of kernelSize) {
-        if (!Number.isInteger(s) || s < 1) throw new QsInputError(`-ks: kernel sizes must be integers >= 1 (got ${s})`);
+        if (!Number.isInteger(s) || s < 1)
+          throw new QsInputError(`-ks: kernel sizes must be integers >= 1 (got ${s})`);
       }
     }
     size = defaultKernelSize(tiDims, rank, kernelSize);
@@ -91,7 +94,8 @@ export function buildKernel(
       }
     }
   }
-  if (entries.length === 0) throw new QsInputError('-ki: every kernel weight is NaN, so there is nothing to search');
+  if (entries.length === 0)
+    throw new QsInputError('-ki: every kernel weight is NaN, so there is nothing to search');
   entries.sort((x, y) => x.dist - y.dist); // stable: equal distances keep box order
   const offsets = new Int32Array(entries.length * 3);
   const weights = new Float64Array(entries.length * vars);

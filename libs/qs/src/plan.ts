@@ -69,7 +69,12 @@ export interface SharedPlan {
    * (categorical). They give each mismatch term its expected size, so that terms likely to be large are
    * summed first and poor candidates are abandoned sooner.
    */
-  varStats: { mean: Float64Array; variance: Float64Array; categories: Float64Array[]; frequencies: Float64Array[] };
+  varStats: {
+    mean: Float64Array;
+    variance: Float64Array;
+    categories: Float64Array[];
+    frequencies: Float64Array[];
+  };
   /** With PlanOptions.recordRanks: the candidate rank taken at each path position (-1 = marginal draw). */
   ranks?: Int32Array;
   control: Int32Array;
@@ -124,9 +129,12 @@ export function validateParams(p: QsParams, labels?: PlanOptions['labels']): voi
   const diName = labels?.di ?? 'the DI';
   if (!p.tis || p.tis.length === 0) throw new QsInputError('-ti: give at least one training image');
   const V = p.kinds.length;
-  if (V < 1) throw new QsInputError('-dt: give one variable type per variable (0 = continuous, 1 = categorical)');
+  if (V < 1)
+    throw new QsInputError('-dt: give one variable type per variable (0 = continuous, 1 = categorical)');
   if (p.di.vars !== V) {
-    throw new QsInputError(`-dt lists ${V} variable type(s) but ${diName} has ${p.di.vars} variable(s); give one type per variable`);
+    throw new QsInputError(
+      `-dt lists ${V} variable type(s) but ${diName} has ${p.di.vars} variable(s); give one type per variable`,
+    );
   }
   p.tis.forEach((ti, t) => {
     if (ti.vars !== V) {
@@ -148,12 +156,17 @@ export function validateParams(p: QsParams, labels?: PlanOptions['labels']): voi
     throw new QsInputError(`${diName} has ${p.di.shape.length} axes; QS simulates 1D, 2D and 3D grids`);
   }
   if (!Number.isFinite(p.k) || p.k < 1) {
-    throw new QsInputError(`-k must be a number >= 1 (got ${p.k}); k = 1 always takes the best candidate, 1.2 the second best one time in six`);
+    throw new QsInputError(
+      `-k must be a number >= 1 (got ${p.k}); k = 1 always takes the best candidate, 1.2 the second best one time in six`,
+    );
   }
-  if (!p.n || p.n.length === 0) throw new QsInputError('-n: give the number of neighbours (one value, or one per variable)');
+  if (!p.n || p.n.length === 0)
+    throw new QsInputError('-n: give the number of neighbours (one value, or one per variable)');
   for (const n of p.n) {
     if (!Number.isInteger(n) || n < 1) {
-      throw new QsInputError(`-n must be an integer >= 1 (got ${n}); the simulated cell itself counts as one neighbour`);
+      throw new QsInputError(
+        `-n must be an integer >= 1 (got ${n}); the simulated cell itself counts as one neighbour`,
+      );
     }
   }
   if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) {
@@ -162,7 +175,9 @@ export function validateParams(p: QsParams, labels?: PlanOptions['labels']): voi
   const cells = p.di.shape.reduce((a, b) => a * b, 1);
   const checkMap = (flag: string, length: number | undefined, per: number[]) => {
     if (length !== undefined && !per.includes(length)) {
-      throw new QsInputError(`${flag}: the map has ${length} values; it must have the DI's shape ${p.di.shape.join('x')}`);
+      throw new QsInputError(
+        `${flag}: the map has ${length} values; it must have the DI's shape ${p.di.shape.join('x')}`,
+      );
     }
   };
   checkMap('-sp', p.path?.length, [cells]);
@@ -182,7 +197,9 @@ export function validateParams(p: QsParams, labels?: PlanOptions['labels']): voi
 function prepareTi(ti: QsGrid, rank: number, periodic: boolean, kernelSize: Dims3, label: string): SharedTi {
   const V = ti.vars;
   const dims = toDims3(ti.shape);
-  const pad: Dims3 = periodic ? [0, 1, 2].map((d) => (dims[d] > 1 ? Math.floor(kernelSize[d] / 2) : 0)) as Dims3 : [0, 0, 0];
+  const pad: Dims3 = periodic
+    ? ([0, 1, 2].map((d) => (dims[d] > 1 ? Math.floor(kernelSize[d] / 2) : 0)) as Dims3)
+    : [0, 0, 0];
   const paddedDims = dims.map((s, d) => s + 2 * pad[d]) as Dims3;
   const data = sharedFloat32(paddedDims[0] * paddedDims[1] * paddedDims[2] * V);
   const cells = dims[0] * dims[1] * dims[2];
@@ -191,7 +208,9 @@ function prepareTi(ti: QsGrid, rank: number, periodic: boolean, kernelSize: Dims
   for (let z = 0; z < paddedDims[0]; z++) {
     for (let y = 0; y < paddedDims[1]; y++) {
       for (let x = 0; x < paddedDims[2]; x++) {
-        const src = (mod(z - pad[0], dims[0]) * dims[1] + mod(y - pad[1], dims[1])) * dims[2] + mod(x - pad[2], dims[2]);
+        const src =
+          (mod(z - pad[0], dims[0]) * dims[1] + mod(y - pad[1], dims[1])) * dims[2] +
+          mod(x - pad[2], dims[2]);
         const dst = (z * paddedDims[1] + y) * paddedDims[2] + x;
         let any = false;
         for (let v = 0; v < V; v++) if (Number.isNaN(ti.data[src * V + v])) any = true;
@@ -205,7 +224,9 @@ function prepareTi(ti: QsGrid, rank: number, periodic: boolean, kernelSize: Dims
     if (ok) complete++;
   }
   if (complete === 0) {
-    throw new QsInputError(`${label} has no cell with every variable known (all NaN): there is nothing to copy from`);
+    throw new QsInputError(
+      `${label} has no cell with every variable known (all NaN): there is nothing to copy from`,
+    );
   }
   void rank;
   return { dims, pad, paddedDims, data, cells, completeCells: complete };
@@ -259,7 +280,9 @@ export function createPlan(p: QsParams, options: PlanOptions = {}): SimulationPl
     });
   }
   const inner = toDims3(p.di.shape);
-  const halo = kernel.size.map((s, d) => Math.max(Math.floor(s / 2), options.minimumHalo?.[d - (3 - rank)] ?? 0)) as Dims3;
+  const halo = kernel.size.map((s, d) =>
+    Math.max(Math.floor(s / 2), options.minimumHalo?.[d - (3 - rank)] ?? 0),
+  ) as Dims3;
   for (let d = 0; d < 3 - rank; d++) halo[d] = 0;
   const dims = inner.map((s, d) => s + 2 * halo[d]) as Dims3;
   const domainCells = dims[0] * dims[1] * dims[2];
@@ -324,7 +347,9 @@ export function createPlan(p: QsParams, options: PlanOptions = {}): SimulationPl
     domainOffsets[j] =
       (kernel.offsets[3 * j] * dims[1] + kernel.offsets[3 * j + 1]) * dims[2] + kernel.offsets[3 * j + 2];
   }
-  const tis = p.tis.map((ti, t) => prepareTi(ti, rank, !!p.periodicTi, kernel.size, describe(options.labels, t)));
+  const tis = p.tis.map((ti, t) =>
+    prepareTi(ti, rank, !!p.periodicTi, kernel.size, describe(options.labels, t)),
+  );
   const n = new Int32Array(V);
   for (let v = 0; v < V; v++) n[v] = p.n[v % p.n.length];
 

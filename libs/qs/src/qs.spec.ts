@@ -1,12 +1,31 @@
 /** Exactness and behaviour of the QS engine (small grids; quality against G2S is in test/quality.spec.ts). */
 import { crop, emptyGrid, trainingImage } from '../../../test/support/training-images';
-import { CONTROL, NOT_SIMULATED, QsCancelledError, QsGrid, QsInputError, QsParams, SimulationRun, createPlan, cropResult, simulate } from './index';
+import {
+  CONTROL,
+  NOT_SIMULATED,
+  QsCancelledError,
+  QsGrid,
+  QsInputError,
+  QsParams,
+  SimulationRun,
+  createPlan,
+  cropResult,
+  simulate,
+} from './index';
 
 const stone = trainingImage('stone.tiff');
 const stoneSmall = crop(stone, 0, 0, 80, 80);
 
 function params(over: Partial<QsParams> = {}): QsParams {
-  return { tis: [stoneSmall], di: emptyGrid([40, 40]), kinds: ['continuous'], k: 1.2, n: [20], seed: 3, ...over };
+  return {
+    tis: [stoneSmall],
+    di: emptyGrid([40, 40]),
+    kinds: ['continuous'],
+    k: 1.2,
+    n: [20],
+    seed: 3,
+    ...over,
+  };
 }
 
 function tiValueAt(tis: QsGrid[], index: number, v = 0): number {
@@ -64,7 +83,10 @@ describe('QS engine: exactness', () => {
 
   it('takes the second best about one time in six with k = 1.2, and ranks 0/1/2 as 0.4/0.4/0.2 with k = 2.5', async () => {
     const freq = async (k: number) => {
-      const r = await simulate(params({ k, di: emptyGrid([60, 60]), n: [12] }), { threads: 2, recordRanks: true });
+      const r = await simulate(params({ k, di: emptyGrid([60, 60]), n: [12] }), {
+        threads: 2,
+        recordRanks: true,
+      });
       const ranks = Array.from(r.ranks!).filter((x) => x >= 0);
       const counts = [0, 1, 2, 3].map((x) => ranks.filter((y) => y === x).length / ranks.length);
       return { counts, total: ranks.length };
@@ -101,7 +123,8 @@ describe('QS engine: exactness', () => {
     expect(sd(cols)).toBeGreaterThan(9);
     // no directional artefact: horizontally adjacent cells are not copied from adjacent TI cells
     let verbatim = 0;
-    for (let y = 0; y < 30; y++) for (let x = 0; x + 1 < 30; x++) if (r.index[y * 30 + x + 1] === r.index[y * 30 + x] + 1) verbatim++;
+    for (let y = 0; y < 30; y++)
+      for (let x = 0; x + 1 < 30; x++) if (r.index[y * 30 + x + 1] === r.index[y * 30 + x] + 1) verbatim++;
     expect(verbatim / (30 * 29)).toBeLessThan(0.02);
   });
 });
@@ -110,7 +133,14 @@ describe('QS engine: variables, dimensions and maps', () => {
   it('copies whole cell vectors of a 3-variable TI', async () => {
     const ti = crop(trainingImage('ti_3_variables.tiff', 3), 100, 100, 80, 80);
     const r = await simulate(
-      { tis: [ti], di: emptyGrid([30, 30], 3), kinds: ['continuous', 'continuous', 'continuous'], k: 1.2, n: [15], seed: 1 },
+      {
+        tis: [ti],
+        di: emptyGrid([30, 30], 3),
+        kinds: ['continuous', 'continuous', 'continuous'],
+        k: 1.2,
+        n: [15],
+        seed: 1,
+      },
       { threads: 2 },
     );
     for (let c = 0; c < 900; c++) {
@@ -122,7 +152,15 @@ describe('QS engine: variables, dimensions and maps', () => {
     const g = trainingImage('Damier3D.tiff'); // one page, 50 samples per pixel: a 50x50x50 grid
     expect(g.shape).toEqual([50, 50, 50]);
     const r = await simulate(
-      { tis: [g], di: emptyGrid([12, 12, 12]), kinds: ['categorical'], k: 1, n: [20], seed: 2, kernelSize: [7] },
+      {
+        tis: [g],
+        di: emptyGrid([12, 12, 12]),
+        kinds: ['categorical'],
+        k: 1,
+        n: [20],
+        seed: 2,
+        kernelSize: [7],
+      },
       { threads: 2 },
     );
     let ones = 0;
@@ -143,7 +181,14 @@ describe('QS engine: variables, dimensions and maps', () => {
       ti.data[2 * c + 1] = cont.data[c] > 0.5 ? 1 : 0;
     }
     const r = await simulate(
-      { tis: [ti], di: emptyGrid([30, 30], 2), kinds: ['continuous', 'categorical'], k: 1.2, n: [12, 8], seed: 4 },
+      {
+        tis: [ti],
+        di: emptyGrid([30, 30], 2),
+        kinds: ['continuous', 'categorical'],
+        k: 1.2,
+        n: [12, 8],
+        seed: 4,
+      },
       { threads: 2 },
     );
     for (let c = 0; c < 900; c++) {
@@ -176,7 +221,10 @@ describe('QS engine: variables, dimensions and maps', () => {
     // three TIs and k = 1.5: G2S's effective k is 1.5 * ceil(3 / 1.5) / 3 = 1, so the best is always taken
     const three = await simulate(params({ tis, k: 1.5 }), { threads: 2, recordRanks: true });
     expect(Array.from(three.ranks!).filter((x) => x > 0)).toHaveLength(0);
-    const two = await simulate(params({ tis: tis.slice(0, 2), k: 1.5, di: emptyGrid([50, 50]) }), { threads: 2, recordRanks: true });
+    const two = await simulate(params({ tis: tis.slice(0, 2), k: 1.5, di: emptyGrid([50, 50]) }), {
+      threads: 2,
+      recordRanks: true,
+    });
     const ranks = Array.from(two.ranks!).filter((x) => x >= 0);
     expect(ranks.filter((x) => x === 1).length / ranks.length).toBeCloseTo(1 / 3, 1);
   });
@@ -195,7 +243,10 @@ describe('QS engine: variables, dimensions and maps', () => {
     const r = await simulate(params({ kernel }), { threads: 2 });
     for (let c = 0; c < 1600; c++) expect(r.sim.data[c]).toBe(tiValueAt([stoneSmall], r.index[c]));
     const small = crop(stone, 0, 0, 20, 20);
-    const p = await simulate(params({ tis: [small], kernelSize: [31], periodicTi: true, di: emptyGrid([25, 25]) }), { threads: 2 });
+    const p = await simulate(
+      params({ tis: [small], kernelSize: [31], periodicTi: true, di: emptyGrid([25, 25]) }),
+      { threads: 2 },
+    );
     for (let c = 0; c < 625; c++) expect(p.sim.data[c]).toBe(tiValueAt([small], p.index[c]));
   });
 
@@ -241,7 +292,10 @@ describe('QS engine: control (pause, cancel, resume) and the distributed hooks',
     expect(finished).toBeGreaterThan(300);
     expect(finished).toBeLessThan(2500);
     const seen: number[] = [];
-    const second = new SimulationRun(plan.shared, { threads: 2, onSimulated: (batch) => seen.push(...batch) });
+    const second = new SimulationRun(plan.shared, {
+      threads: 2,
+      onSimulated: (batch) => seen.push(...batch),
+    });
     const summary = await second.done;
     expect(summary.simulated).toBe(2500 - finished);
     expect(seen).toHaveLength(2500 - finished);
@@ -273,15 +327,35 @@ describe('QS engine: control (pause, cancel, resume) and the distributed hooks',
 
 describe('QS engine: bad input is a clear error', () => {
   const cases: [string, Partial<QsParams>, RegExp][] = [
-    ['mismatched variable counts', { kinds: ['continuous', 'continuous'] }, /-dt lists 2 variable type\(s\) but the DI has 1/],
+    [
+      'mismatched variable counts',
+      { kinds: ['continuous', 'continuous'] },
+      /-dt lists 2 variable type\(s\) but the DI has 1/,
+    ],
     ['k < 1', { k: 0.5 }, /-k must be a number >= 1/],
     ['n < 1', { n: [0] }, /-n must be an integer >= 1/],
-    ['a kernel of the wrong rank', { kernel: { shape: [3, 3, 3, 3], channels: 1, data: new Float32Array(81).fill(1) } }, /-ki: the kernel has 4 axes but the TI has 2/],
-    ['an all-NaN TI', { tis: [{ shape: [10, 10], vars: 1, data: new Float32Array(100).fill(NaN) }] }, /no cell with every variable known/],
-    ['a DI of another dimensionality', { di: emptyGrid([10, 10, 10]) }, /the DI is 3D \(10x10x10\) but TI 1 is 2D/],
+    [
+      'a kernel of the wrong rank',
+      { kernel: { shape: [3, 3, 3, 3], channels: 1, data: new Float32Array(81).fill(1) } },
+      /-ki: the kernel has 4 axes but the TI has 2/,
+    ],
+    [
+      'an all-NaN TI',
+      { tis: [{ shape: [10, 10], vars: 1, data: new Float32Array(100).fill(NaN) }] },
+      /no cell with every variable known/,
+    ],
+    [
+      'a DI of another dimensionality',
+      { di: emptyGrid([10, 10, 10]) },
+      /the DI is 3D \(10x10x10\) but TI 1 is 2D/,
+    ],
     ['a kernel larger than the TI', { kernelSize: [101] }, /larger than TI 1/],
     ['a map of the wrong shape', { kMap: new Float32Array(10) }, /-kvi: the map has 10 values/],
-    ['-ii out of range', { tiIndexMap: new Float32Array(1600).fill(3) }, /-ii: TI indices must be integers from 0 to 0/],
+    [
+      '-ii out of range',
+      { tiIndexMap: new Float32Array(1600).fill(3) },
+      /-ii: TI indices must be integers from 0 to 0/,
+    ],
   ];
   it.each(cases)('%s', async (_name, over, message) => {
     await expect(simulate(params(over))).rejects.toThrow(QsInputError);

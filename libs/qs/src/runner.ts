@@ -139,7 +139,9 @@ export class SimulationRun {
             };
             worker.on('message', (m: { ok: boolean; error?: string }) => settle(m.ok ? undefined : m.error));
             worker.on('error', (e) => settle(e.stack ?? e.message));
-            worker.on('exit', (code) => settle(code === 0 ? undefined : `kernel thread exited with code ${code}`));
+            worker.on('exit', (code) =>
+              settle(code === 0 ? undefined : `kernel thread exited with code ${code}`),
+            );
           });
         }),
       );

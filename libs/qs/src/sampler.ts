@@ -116,7 +116,20 @@ export class PixelSampler {
         const t = this.searched[s];
         const ti = p.tis[t];
         this.setWasmTerms(t);
-        this.wasm.scan(t, ti.dims, ti.paddedDims, ti.pad, this.lo, this.hi, this.nTerms, allContinuous, bound, this.nTI, this.draw, this.K);
+        this.wasm.scan(
+          t,
+          ti.dims,
+          ti.paddedDims,
+          ti.pad,
+          this.lo,
+          this.hi,
+          this.nTerms,
+          allContinuous,
+          bound,
+          this.nTI,
+          this.draw,
+          this.K,
+        );
       }
       this.hSize = this.wasm.listSize();
     }
@@ -245,7 +258,8 @@ export class PixelSampler {
     const n = t;
     const copy = (src: Float64Array | Int32Array | Uint8Array, stride: number) => {
       const buf = src.slice(0, n * stride);
-      for (let a = 0; a < n; a++) for (let s = 0; s < stride; s++) src[a * stride + s] = buf[order[a] * stride + s];
+      for (let a = 0; a < n; a++)
+        for (let s = 0; s < stride; s++) src[a * stride + s] = buf[order[a] * stride + s];
     };
     copy(this.tH, 3);
     copy(this.tVar, 1);
@@ -318,9 +332,12 @@ export class PixelSampler {
       const y = (Math.floor(flat / dims[2]) % dims[1]) - offs[3 * j + 1];
       const z = Math.floor(flat / (dims[1] * dims[2])) - offs[3 * j];
       if (
-        z < this.lo[3 * t] || z > this.hi[3 * t] ||
-        y < this.lo[3 * t + 1] || y > this.hi[3 * t + 1] ||
-        x < this.lo[3 * t + 2] || x > this.hi[3 * t + 2]
+        z < this.lo[3 * t] ||
+        z > this.hi[3 * t] ||
+        y < this.lo[3 * t + 1] ||
+        y > this.hi[3 * t + 1] ||
+        x < this.lo[3 * t + 2] ||
+        x > this.hi[3 * t + 2]
       ) {
         continue;
       }
@@ -407,7 +424,10 @@ export class PixelSampler {
     if (size === K) {
       const wd = hD[K - 1];
       const wk = hKey[K - 1];
-      if (d === wd && (key > wk || (key === wk && flat * this.nTI + t > this.hX[K - 1] * this.nTI + this.hT[K - 1]))) {
+      if (
+        d === wd &&
+        (key > wk || (key === wk && flat * this.nTI + t > this.hX[K - 1] * this.nTI + this.hT[K - 1]))
+      ) {
         return true;
       }
       size--; // drop the worst
@@ -445,7 +465,10 @@ export class PixelSampler {
       }
       target -= ti.cells;
     }
-    if (p.nanMode && p.tis[t].data[this.paddedBase(p.tis[t], flat)] !== p.tis[t].data[this.paddedBase(p.tis[t], flat)]) {
+    if (
+      p.nanMode &&
+      p.tis[t].data[this.paddedBase(p.tis[t], flat)] !== p.tis[t].data[this.paddedBase(p.tis[t], flat)]
+    ) {
       let complete = 0;
       for (let s = 0; s < this.nSearched; s++) complete += p.tis[this.searched[s]].completeCells;
       let k = Math.floor(u * complete);

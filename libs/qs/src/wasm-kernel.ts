@@ -12,10 +12,33 @@ interface KernelExports {
   ensureMemory(bytes: number): number;
   distance(base: number, nTerms: number, offs: number, vals: number, ws: number, cats: number): number;
   scan(
-    ti: number, pd1: number, pd2: number, pad0: number, pad1: number, pad2: number, d1: number, d2: number,
-    lo0: number, hi0: number, lo1: number, hi1: number, lo2: number, hi2: number,
-    nTerms: number, offs: number, vals: number, ws: number, cats: number, allContinuous: number,
-    bound: number, t: number, nTI: number, draw: number, heap: number, cap: number, K: number,
+    ti: number,
+    pd1: number,
+    pd2: number,
+    pad0: number,
+    pad1: number,
+    pad2: number,
+    d1: number,
+    d2: number,
+    lo0: number,
+    hi0: number,
+    lo1: number,
+    hi1: number,
+    lo2: number,
+    hi2: number,
+    nTerms: number,
+    offs: number,
+    vals: number,
+    ws: number,
+    cats: number,
+    allContinuous: number,
+    bound: number,
+    t: number,
+    nTI: number,
+    draw: number,
+    heap: number,
+    cap: number,
+    K: number,
   ): void;
 }
 
@@ -24,7 +47,9 @@ export const KERNEL_WASM = join(__dirname, '..', 'wasm', 'qs-kernel.wasm');
 /** Compiles the kernel once per process (the module is then shared with threads). */
 export function loadKernelModule(): WebAssembly.Module {
   if (!existsSync(KERNEL_WASM)) {
-    throw new Error(`the QS WebAssembly kernel is missing (${KERNEL_WASM}); run 'npm run build' in the dqs folder`);
+    throw new Error(
+      `the QS WebAssembly kernel is missing (${KERNEL_WASM}); run 'npm run build' in the dqs folder`,
+    );
   }
   return new WebAssembly.Module(readFileSync(KERNEL_WASM));
 }
@@ -79,7 +104,15 @@ export class WasmScanner {
   }
 
   /** Writes the terms for TI t: spatial offsets (in cells of the padded TI) plus the variable's plane. */
-  setTerms(t: number, n: number, spatial: Int32Array, vars: Int32Array, vals: Float64Array, ws: Float64Array, cats: Uint8Array): void {
+  setTerms(
+    t: number,
+    n: number,
+    spatial: Int32Array,
+    vars: Int32Array,
+    vals: Float64Array,
+    ws: Float64Array,
+    cats: Uint8Array,
+  ): void {
     const plane = this.planeSize[t];
     const o = this.offs / 4;
     const v = this.vals / 4;
@@ -102,12 +135,50 @@ export class WasmScanner {
     this.i32[this.heap / 4] = 0;
   }
 
-  scan(t: number, dims: readonly number[], pd: readonly number[], pad: readonly number[], lo: Int32Array, hi: Int32Array,
-    n: number, allContinuous: boolean, bound: number, nTI: number, draw: number, K: number): void {
+  scan(
+    t: number,
+    dims: readonly number[],
+    pd: readonly number[],
+    pad: readonly number[],
+    lo: Int32Array,
+    hi: Int32Array,
+    n: number,
+    allContinuous: boolean,
+    bound: number,
+    nTI: number,
+    draw: number,
+    K: number,
+  ): void {
     const b = 3 * t;
-    this.k.scan(this.tiPtr[t], pd[1], pd[2], pad[0], pad[1], pad[2], dims[1], dims[2],
-      lo[b], hi[b], lo[b + 1], hi[b + 1], lo[b + 2], hi[b + 2],
-      n, this.offs, this.vals, this.ws, this.cats, allContinuous ? 1 : 0, bound, t, nTI, draw >>> 0, this.heap, this.cap, K);
+    this.k.scan(
+      this.tiPtr[t],
+      pd[1],
+      pd[2],
+      pad[0],
+      pad[1],
+      pad[2],
+      dims[1],
+      dims[2],
+      lo[b],
+      hi[b],
+      lo[b + 1],
+      hi[b + 1],
+      lo[b + 2],
+      hi[b + 2],
+      n,
+      this.offs,
+      this.vals,
+      this.ws,
+      this.cats,
+      allContinuous ? 1 : 0,
+      bound,
+      t,
+      nTI,
+      draw >>> 0,
+      this.heap,
+      this.cap,
+      K,
+    );
   }
 
   listSize(): number {

@@ -15,9 +15,18 @@ interface Series {
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+const fmt = (v: number | undefined, digits = 3) =>
+  v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
 
-function linePlot(x0: number, y0: number, w: number, h: number, title: string, series: Series[], xLabel: string): string {
+function linePlot(
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  series: Series[],
+  xLabel: string,
+): string {
   const all = series.flatMap((s) => s.ys.filter(Number.isFinite));
   const xsAll = series.flatMap((s) => s.xs);
   const yMax = Math.max(1e-12, ...all) * 1.05;
@@ -79,10 +88,18 @@ export function reportSvg(
     const b = cdf(values.sim);
     const at = place(p++);
     plots.push(
-      linePlot(at.x, at.y, plotW, plotH, `Value distribution (KS ${fmt(report.ks)})`, [
-        { label: 'training image', colour: '#1f77b4', ...a },
-        { label: 'simulation', colour: '#d62728', ...b, dashed: true },
-      ], 'value'),
+      linePlot(
+        at.x,
+        at.y,
+        plotW,
+        plotH,
+        `Value distribution (KS ${fmt(report.ks)})`,
+        [
+          { label: 'training image', colour: '#1f77b4', ...a },
+          { label: 'simulation', colour: '#d62728', ...b, dashed: true },
+        ],
+        'value',
+      ),
     );
   }
   for (const v of report.variograms) {
@@ -107,16 +124,22 @@ export function reportSvg(
   const rows = Math.ceil(p / 2);
   const textTop = y + rows * (plotH + 14) + 10;
   const lines: string[] = [];
-  lines.push(`simulation ${report.shape[0]}x${report.shape[1]}: mean ${fmt(report.sim.mean)} / std ${fmt(report.sim.std)}; TI mean ${fmt(report.ti.mean)} / std ${fmt(report.ti.std)}`);
+  lines.push(
+    `simulation ${report.shape[0]}x${report.shape[1]}: mean ${fmt(report.sim.mean)} / std ${fmt(report.sim.std)}; TI mean ${fmt(report.ti.mean)} / std ${fmt(report.ti.std)}`,
+  );
   if (report.ks !== undefined) lines.push(`KS distance of values: ${fmt(report.ks, 4)}`);
   for (const pr of report.proportions ?? []) {
     lines.push(`class ${pr.class}: proportion TI ${fmt(pr.ti, 4)}, simulation ${fmt(pr.sim, 4)}`);
   }
   for (const rl of report.runLengths ?? []) {
-    lines.push(`class ${rl.class}: mean run length h/v TI ${fmt(rl.ti.h, 1)}/${fmt(rl.ti.v, 1)}, simulation ${fmt(rl.sim.h, 1)}/${fmt(rl.sim.v, 1)}`);
+    lines.push(
+      `class ${rl.class}: mean run length h/v TI ${fmt(rl.ti.h, 1)}/${fmt(rl.ti.v, 1)}, simulation ${fmt(rl.sim.h, 1)}/${fmt(rl.sim.v, 1)}`,
+    );
   }
   if (report.verbatimAdjacency) {
-    lines.push(`verbatim adjacency h/v: ${fmt(report.verbatimAdjacency.h)} / ${fmt(report.verbatimAdjacency.v)} (higher = more verbatim copy)`);
+    lines.push(
+      `verbatim adjacency h/v: ${fmt(report.verbatimAdjacency.h)} / ${fmt(report.verbatimAdjacency.v)} (higher = more verbatim copy)`,
+    );
   }
   const H = textTop + lines.length * 18 + 20;
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans">`;

@@ -19,7 +19,11 @@ export interface Variogram {
 }
 
 /** Semivariogram 0.5 * mean((z(x) - z(x + h))^2) for lags 1..maxLag along each axis. */
-export function variogram(img: Image2d, maxLag: number, transform: (v: number) => number = (v) => v): Variogram {
+export function variogram(
+  img: Image2d,
+  maxLag: number,
+  transform: (v: number) => number = (v) => v,
+): Variogram {
   const lags: number[] = [];
   const rows: number[] = [];
   const cols: number[] = [];
@@ -139,7 +143,8 @@ export function verbatimAdjacency(
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const a = index[r * cols + c];
-      if (c + 1 < cols && index[r * cols + c + 1] === a + nTI && Math.floor(a / nTI) % tiCols !== tiCols - 1) h++;
+      if (c + 1 < cols && index[r * cols + c + 1] === a + nTI && Math.floor(a / nTI) % tiCols !== tiCols - 1)
+        h++;
       if (r + 1 < rows && index[(r + 1) * cols + c] === a + tiCols * nTI) v++;
     }
   }
@@ -238,7 +243,13 @@ export function compareWithTi(
     });
   }
   if (options.index) {
-    report.verbatimAdjacency = verbatimAdjacency(options.index, sim.rows, sim.cols, ti.cols, options.nTI ?? 1);
+    report.verbatimAdjacency = verbatimAdjacency(
+      options.index,
+      sim.rows,
+      sim.cols,
+      ti.cols,
+      options.nTI ?? 1,
+    );
   }
   return report;
 }

@@ -13,7 +13,6 @@ import { previewPng, writeSimulation } from '../outputs';
 import { progressBar } from '../progress';
 import { svgToPng } from '../report-png';
 
-
 export const DEMO_HELP = `dqs demo: a complete QuickSampling example on images dqs makes itself
 
   dqs demo [-o FOLDER]     (default folder: dqs-demo)
@@ -27,7 +26,11 @@ interface Case {
 }
 
 export async function runDemo(argv: string[]): Promise<number> {
-  const { flags, positional } = parseG2sArgs(argv, { o: ['-o', '--output'], help: ['-h', '--help'], quiet: ['--quiet'] });
+  const { flags, positional } = parseG2sArgs(argv, {
+    o: ['-o', '--output'],
+    help: ['-h', '--help'],
+    quiet: ['--quiet'],
+  });
   if (switchFlag(flags, 'help')) {
     process.stdout.write(DEMO_HELP);
     return 0;
@@ -37,10 +40,22 @@ export async function runDemo(argv: string[]): Promise<number> {
   const quiet = switchFlag(flags, 'quiet');
   const threads = availableParallelism();
   const cases: Case[] = [
-    { name: 'channels', kind: 'categorical', ti: { shape: [150, 150], vars: 1, data: channelsImage(150, 150) }, n: 40 },
-    { name: 'field', kind: 'continuous', ti: { shape: [150, 150], vars: 1, data: smoothField(150, 150) }, n: 40 },
+    {
+      name: 'channels',
+      kind: 'categorical',
+      ti: { shape: [150, 150], vars: 1, data: channelsImage(150, 150) },
+      n: 40,
+    },
+    {
+      name: 'field',
+      kind: 'continuous',
+      ti: { shape: [150, 150], vars: 1, data: smoothField(150, 150) },
+      n: 40,
+    },
   ];
-  process.stdout.write(`dqs demo: QuickSampling of two training images made by dqs, on ${threads} thread(s), into ${folder}\n`);
+  process.stdout.write(
+    `dqs demo: QuickSampling of two training images made by dqs, on ${threads} thread(s), into ${folder}\n`,
+  );
   for (const c of cases) {
     const tiFile = join(folder, `${c.name}-ti.npy`);
     writeGrid(tiFile, { shape: c.ti.shape, dtype: 'float32', data: c.ti.data });
@@ -63,7 +78,10 @@ export async function runDemo(argv: string[]): Promise<number> {
       { title: 'training image', png: previewPng(c.ti, c.kind) },
       { title: 'simulation', png: previewPng(result.sim, c.kind) },
     ];
-    writeFileAtomic(reportFile, svgToPng(reportSvg(report, { panels }, { ti: c.ti.data, sim: result.sim.data })));
+    writeFileAtomic(
+      reportFile,
+      svgToPng(reportSvg(report, { panels }, { ti: c.ti.data, sim: result.sim.data })),
+    );
     const figure =
       c.kind === 'categorical'
         ? `class-1 proportion ${report.proportions?.find((p) => p.class === 1)?.sim.toFixed(3)} (TI ${report.proportions?.find((p) => p.class === 1)?.ti.toFixed(3)})`

@@ -56,13 +56,16 @@ export async function runQs(argv: string[]): Promise<number> {
     process.stdout.write(QS_HELP);
     return 0;
   }
-  if (positional.length > 0) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}; every value follows a flag`);
+  if (positional.length > 0)
+    throw new UsageError(`unexpected argument(s) ${positional.join(' ')}; every value follows a flag`);
   const kinds = parseKinds(numberList(flags, 'dt', '-dt'));
   const V = kinds.length;
   const tiFiles = flags.get('ti');
-  if (!tiFiles || tiFiles.length === 0) throw new UsageError('-ti is required: one or more training image files');
+  if (!tiFiles || tiFiles.length === 0)
+    throw new UsageError('-ti is required: one or more training image files');
   const diSpec = singleString(flags, 'di', '-di');
-  if (!diSpec) throw new UsageError('-di is required: a grid file, or a size such as 200x200 for an empty grid');
+  if (!diSpec)
+    throw new UsageError('-di is required: a grid file, or a size such as 200x200 for an empty grid');
   const k = singleNumber(flags, 'k', '-k');
   if (k === undefined) throw new UsageError('-k is required (for example -k 1.2)');
   const n = numberList(flags, 'n', '-n');
