@@ -67,6 +67,10 @@ function cdf(values: ArrayLike<number>): { xs: number[]; ys: number[] } {
     xs.push(sorted[i]);
     ys.push((i + 1) / sorted.length);
   }
+  if (sorted.length > 0 && xs[xs.length - 1] !== sorted[sorted.length - 1]) {
+    xs.push(sorted[sorted.length - 1]);
+    ys.push(1);
+  }
   return { xs, ys };
 }
 
@@ -80,7 +84,7 @@ export function reportSvg(
   const plots: string[] = [];
   const plotW = 480;
   const plotH = 260;
-  let y = 40 + imgSize + 40;
+  const y = 40 + imgSize + 40;
   const place = (i: number) => ({ x: 13 + (i % 2) * (plotW + 14), y: y + Math.floor(i / 2) * (plotH + 14) });
   let p = 0;
   if (report.kind === 'continuous' && values) {
@@ -102,7 +106,9 @@ export function reportSvg(
       ),
     );
   }
-  for (const v of report.variograms) {
+  // with two classes the indicator variograms of both are the same: draw the second only
+  const drawn = report.kind === 'categorical' && report.variograms.length === 2 ? report.variograms.slice(1) : report.variograms;
+  for (const v of drawn) {
     const at = place(p++);
     plots.push(
       linePlot(
@@ -153,7 +159,6 @@ export function reportSvg(
     svg += `<image x="${x}" y="50" width="${imgSize}" height="${imgSize}" preserveAspectRatio="xMidYMid meet" href="${href}"/>`;
     svg += `<text x="${x + imgSize / 2}" y="${50 + imgSize + 18}" text-anchor="middle" font-size="13">${esc(panel.title)}</text>`;
   });
-  y = 0;
   svg += plots.join('');
   lines.forEach((l, i) => {
     svg += `<text x="20" y="${textTop + 14 + i * 18}" font-size="13">${esc(l)}</text>`;
