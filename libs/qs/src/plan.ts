@@ -261,24 +261,39 @@ function variableStats(p: QsParams): SharedPlan['varStats'] {
   return { mean, variance, categories, frequencies };
 }
 
-export function createPlan(p: QsParams, options: PlanOptions = {}): SimulationPlan {
-  validateParams(p, options.labels);
-  const V = p.kinds.length;
+/**
+ * Everything about the parameters that can be checked without allocating the simulation: the input checks
+ * of validateParams, the kernel, and the kernel against each TI. Returns the kernel.
+ */
+export function checkParams(p: QsParams, labels?: PlanOptions['labels']): KernelTable {
+  validateParams(p, labels);
   const rank = p.di.shape.length;
   const tiDims = p.tis.map((t) => toDims3(t.shape));
-  const kernel = buildKernel(rank, V, tiDims, p.kernel, p.kernelSize);
+  const kernel = buildKernel(rank, p.kinds.length, tiDims, p.kernel, p.kernelSize);
   if (!p.periodicTi) {
     tiDims.forEach((d, t) => {
       for (let a = 0; a < 3; a++) {
         if (kernel.size[a] > d[a]) {
           throw new QsInputError(
-            `the kernel (${kernel.size.slice(3 - rank).join('x')}) is larger than ${describe(options.labels, t)} ` +
+            `the kernel (${kernel.size.slice(3 - rank).join('x')}) is larger than ${describe(labels, t)} ` +
               `(${d.slice(3 - rank).join('x')}); give a smaller -ki or -ks, or -cti for a periodic TI`,
           );
         }
       }
     });
   }
+  return kernel;
+}
+
+/** Halo (padding) per spatial axis, numpy order: floor(kernel size / 2), as G2S pads. */
+export function haloOf(kernel: KernelTable, rank: number): number[] {
+  return kernel.size.slice(3 - rank).map((s) => Math.floor(s / 2));
+}
+
+export function createPlan(p: QsParams, options: PlanOptions = {}): SimulationPlan {
+  const kernel = checkParams(p, options.labels);
+  const V = p.kinds.length;
+  const rank = p.di.shape.length;
   const inner = toDims3(p.di.shape);
   const halo = kernel.size.map((s, d) =>
     Math.max(Math.floor(s / 2), options.minimumHalo?.[d - (3 - rank)] ?? 0),

@@ -1,0 +1,10 @@
+export { forEachBoxCell, mosaicShape, neighbourBox, placeTile } from './geometry';
+export type { Box } from './geometry';
+export { buildChunkPlan, chunkSeed, loadGrid, loadKernel, qsParamsOf, tileOrder } from './chunk-plan';
+export type { ArrayLoader, ChunkPlan } from './chunk-plan';
+export { StreamFollower, StreamWriter, readWholeStream, streamOf } from './exchange';
+export type { StreamSource } from './exchange';
+export { ChunkRunner } from './chunk-runner';
+export type { ChunkOutcome, ChunkProgress, ChunkRunOptions } from './chunk-runner';
+export { assembleMosaic, collectChunk } from './collect';
+export type { ChunkOutput } from './collect';

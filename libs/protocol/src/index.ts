@@ -1,0 +1,5 @@
+export * from './names';
+export * from './job-grid';
+export * from './records';
+export type * from './payloads';
+export { DmDto, PrepDto } from './dto';

@@ -1,0 +1,22 @@
+/** Queue, key, stream and channel names shared by every service. All of a run's keys share its {runId} hash tag. */
+
+/** BullMQ prefix: a hash tag, so that BullMQ works on Redis Cluster. */
+export const QUEUE_PREFIX = '{dqs}';
+export const CHUNKS_QUEUE = 'chunks';
+export const RUNS_QUEUE = 'runs';
+
+export const runKey = (runId: string) => `dqs:{${runId}}:run`;
+/** Per-chunk state of a run: hash jobId -> JSON. */
+export const chunkStatesKey = (runId: string) => `dqs:{${runId}}:chunks`;
+/** Durable set-pixel records of one chunk, keyed by its DI identifier. */
+export const chunkStreamKey = (runId: string, diId: string) => `dqs:{${runId}}:di:${diId}`;
+/** Wake-ups (never the only copy of anything) for readers of that stream. */
+export const chunkWakeChannel = (runId: string, diId: string) => `dqs:{${runId}}:wake:${diId}`;
+export const cancelledKey = (runId: string) => `dqs:{${runId}}:cancelled`;
+export const CANCEL_CHANNEL = 'dqs:cancel';
+/** Latest run that produced a job id's chunk (downloads by job id, as G2S's -waitAndDownload). */
+export const latestRunOfJobKey = (jobId: string) => `dqs:job:${jobId}:run`;
+export const RUNS_INDEX_KEY = 'dqs:runs';
+
+export const inputTiName = (k: number, jobId: string) => `input_ti_${k}_${jobId}`;
+export const inputDiName = (jobId: string) => `input_di_${jobId}`;

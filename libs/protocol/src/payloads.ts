@@ -1,0 +1,85 @@
+/** What travels in BullMQ jobs: references (sha256 of stored arrays, ids), never grids. */
+
+/** QS flags of a distributed run, the same for every chunk. */
+export interface RunParams {
+  /** -dt: 0 = continuous, other = categorical, one per variable. */
+  dt: number[];
+  k: number;
+  n: number[];
+  /** Base seed: chunk r uses seed + r. */
+  seed: number;
+  /** -j of each chunk, G2S's form (integer = threads, fraction = share of the worker's cores). */
+  j?: number;
+  ks?: number[];
+  /** sha256 of a -ki kernel array. */
+  kernel?: string;
+  cti?: boolean;
+  forceSimulation?: boolean;
+}
+
+export interface NeighbourRef {
+  position: number;
+  jobId: string;
+  diId: string;
+  diSha: string;
+  /** Offset in the job grid, -1/0/+1 per grid axis. */
+  offset: number[];
+}
+
+export interface ChunkJobData {
+  runId: string;
+  jobId: string;
+  /** Row-major position r in the job grid, and the number of jobs N: global order g = i * N + r. */
+  position: number;
+  jobCount: number;
+  gridShape: number[];
+  coords: number[];
+  diId: string;
+  diSha: string;
+  tiShas: string[];
+  /** Spatial shape of every tile, and the halo width per spatial axis (floor(kernel / 2)). */
+  tileShape: number[];
+  halo: number[];
+  vars: number;
+  params: RunParams;
+  neighbours: NeighbourRef[];
+}
+
+export interface RunJobData {
+  runId: string;
+}
+
+/** What a finished chunk job returns: where its records are. */
+export interface ChunkResult {
+  streamKey: string;
+  cells: number;
+}
+
+export type ChunkState = 'waiting' | 'running' | 'blocked' | 'simulated' | 'durable' | 'failed' | 'cancelled';
+
+export interface ChunkStatus {
+  jobId: string;
+  position: number;
+  state: ChunkState;
+  /** 0-100: share of the chunk's path simulated (100 only once the output is durable). */
+  progress: number;
+  error?: string;
+  worker?: string;
+}
+
+export type RunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface RunRecord {
+  runId: string;
+  state: RunState;
+  createdAt: string;
+  finishedAt?: string;
+  gridShape: number[];
+  jobIds: string[];
+  diIds: string[];
+  endpoints?: string[];
+  tileShape: number[];
+  vars: number;
+  params: RunParams;
+  error?: string;
+}

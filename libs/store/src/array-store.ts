@@ -1,0 +1,111 @@
+/**
+ * Arrays stored once, addressed by the sha256 of their NPY bytes (as G2S addresses uploads by hash),
+ * and names (input_ti_<k>_<id>, input_di_<id>) that point at them.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NdArray, parseNpy, serializeNpy } from '@dqs/grids';
+
+export interface ArrayInfo {
+  sha256: string;
+  shape: number[];
+  dtype: string;
+  bytes: number;
+}
+
+export interface NamedArray {
+  name: string;
+  sha256: string;
+  shape: number[];
+  /** Variable types given at prep (-dt), when the name is a prepared input. */
+  dt?: number[];
+  updatedAt: string;
+}
+
+const SHA = /^[0-9a-f]{64}$/;
+const NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+
+export class ArrayStore {
+  private readonly arrays: string;
+  private readonly names: string;
+
+  constructor(readonly dataDir: string) {
+    this.arrays = join(dataDir, 'arrays');
+    this.names = join(dataDir, 'names');
+    mkdirSync(this.arrays, { recursive: true });
+    mkdirSync(this.names, { recursive: true });
+  }
+
+  static sha256(bytes: Uint8Array): string {
+    return createHash('sha256').update(bytes).digest('hex');
+  }
+
+  static isSha(s: string): boolean {
+    return SHA.test(s);
+  }
+
+  /** Stores NPY bytes (validated); the same bytes twice are stored once. */
+  putNpy(bytes: Uint8Array, label = 'upload'): ArrayInfo {
+    const array = parseNpy(bytes, label);
+    const sha256 = ArrayStore.sha256(bytes);
+    const file = this.pathOf(sha256);
+    if (!existsSync(file)) atomicWrite(file, bytes);
+    return { sha256, shape: array.shape, dtype: array.dtype, bytes: bytes.length };
+  }
+
+  putArray(array: NdArray): ArrayInfo {
+    return this.putNpy(serializeNpy(array));
+  }
+
+  has(sha256: string): boolean {
+    return SHA.test(sha256) && existsSync(this.pathOf(sha256));
+  }
+
+  pathOf(sha256: string): string {
+    if (!SHA.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    return join(this.arrays, `${sha256}.npy`);
+  }
+
+  read(sha256: string): NdArray {
+    return parseNpy(readFileSync(this.pathOf(sha256)), `array ${sha256}`);
+  }
+
+  info(sha256: string): ArrayInfo {
+    const bytes = readFileSync(this.pathOf(sha256));
+    const a = parseNpy(bytes, sha256);
+    return { sha256, shape: a.shape, dtype: a.dtype, bytes: bytes.length };
+  }
+
+  setName(name: string, record: Omit<NamedArray, 'name' | 'updatedAt'>): NamedArray {
+    if (!NAME.test(name)) throw new Error(`invalid name '${name}'`);
+    const full: NamedArray = { name, ...record, updatedAt: new Date().toISOString() };
+    atomicWrite(join(this.names, `${name}.json`), new TextEncoder().encode(JSON.stringify(full)));
+    return full;
+  }
+
+  getName(name: string): NamedArray | undefined {
+    if (!NAME.test(name)) return undefined;
+    const file = join(this.names, `${name}.json`);
+    if (!existsSync(file)) return undefined;
+    return JSON.parse(readFileSync(file, 'utf8')) as NamedArray;
+  }
+
+  /** Names starting with a prefix (e.g. every input_ti_<k>_<id>). */
+  listNames(prefix: string): NamedArray[] {
+    return readdirSync(this.names)
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(this.names, f), 'utf8')) as NamedArray);
+  }
+
+  removeName(name: string): void {
+    if (NAME.test(name)) rmSync(join(this.names, `${name}.json`), { force: true });
+  }
+}
+
+/** Write then rename, so that readers never see a partial file. */
+export function atomicWrite(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, file);
+}

@@ -1,0 +1,4 @@
+export { pathInside, resolveDataDirs } from './data-dirs';
+export type { DataDirs } from './data-dirs';
+export { ArrayStore, atomicWrite } from './array-store';
+export type { ArrayInfo, NamedArray } from './array-store';
