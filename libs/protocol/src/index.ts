@@ -3,3 +3,5 @@ export * from './job-grid';
 export * from './records';
 export type * from './payloads';
 export { DmDto, PrepDto } from './dto';
+export { redisOptionsFromUrl } from './redis-url';
+export { ServiceConfig, loadServiceConfig } from './service-config';

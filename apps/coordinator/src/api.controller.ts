@@ -1,0 +1,125 @@
+/** The REST API under /v1: arrays, prep, runs, status, kill, downloads. */
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { BadRequestException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { GridFileError } from '@dqs/grids';
+import { DmDto, PrepDto } from '@dqs/protocol';
+import { ArrayStore } from '@dqs/store';
+import { TokenGuard } from './auth.guard';
+import { CoordinatorContext } from './coordinator-context';
+import { Download, DownloadsService } from './downloads.service';
+import { RunsService } from './runs.service';
+
+function send(res: Response, d: Download): void {
+  res.setHeader('Content-Type', d.contentType);
+  res.setHeader('Content-Disposition', `attachment; filename="${d.filename}"`);
+  res.send(Buffer.from(d.body.buffer, d.body.byteOffset, d.body.byteLength));
+}
+
+const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', ''].includes(v.toLowerCase());
+
+@ApiTags('dqs')
+@Controller('v1')
+@UseGuards(TokenGuard)
+export class ApiController {
+  constructor(
+    private readonly ctx: CoordinatorContext,
+    private readonly runs: RunsService,
+    private readonly downloads: DownloadsService,
+  ) {}
+
+  @Post('arrays')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Upload an array (NPY bytes); stored once, addressed by its sha256' })
+  @ApiConsumes('application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  upload(@Req() req: Request) {
+    const body = req.body as unknown;
+    if (!Buffer.isBuffer(body) || body.length === 0) {
+      throw new BadRequestException('send the array as NPY bytes with Content-Type: application/octet-stream');
+    }
+    try {
+      return this.ctx.store.putNpy(body, 'upload');
+    } catch (e) {
+      if (e instanceof GridFileError) throw new BadRequestException(`the upload is not a readable NPY array: ${e.problem}`);
+      throw e;
+    }
+  }
+
+  @Get('arrays/:sha')
+  @ApiOperation({ summary: 'Whether an array is stored, and its shape' })
+  array(@Param('sha') sha: string) {
+    if (!ArrayStore.isSha(sha)) throw new BadRequestException('an array is addressed by its sha256 (64 hex characters)');
+    if (!this.ctx.store.has(sha)) throw new NotFoundException(`no array ${sha}`);
+    return this.ctx.store.info(sha);
+  }
+
+  @Post('prep')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'qs_prep: register a job id with its TIs and DI (input_ti_<k>_<id>, input_di_<id>)' })
+  prep(@Body() dto: PrepDto) {
+    return this.runs.prep(dto);
+  }
+
+  @Post('runs')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'qs_dm: launch a distributed run over a job grid; returns its run id' })
+  submit(@Body() dto: DmDto) {
+    return this.runs.submit(dto);
+  }
+
+  @Get('runs')
+  @ApiOperation({ summary: 'Recent runs' })
+  list() {
+    return this.runs.list();
+  }
+
+  @Get('runs/:runId')
+  @ApiOperation({ summary: 'Status: state, progress 0-100 (100 once every output is durable), per-chunk detail' })
+  status(@Param('runId') runId: string) {
+    return this.runs.status(runId);
+  }
+
+  @Post('runs/:runId/kill')
+  @ApiOperation({ summary: 'Stop every chunk of a run' })
+  kill(@Param('runId') runId: string) {
+    return this.runs.kill(runId);
+  }
+
+  @Get('runs/:runId/mosaic')
+  @ApiQuery({ name: 'format', required: false, enum: ['npy', 'tiff', 'png', 'json'] })
+  @ApiQuery({ name: 'part', required: false, enum: ['sim', 'index'] })
+  @ApiQuery({ name: 'wait', required: false })
+  @ApiOperation({ summary: 'The assembled mosaic of a run' })
+  async mosaic(@Param('runId') runId: string, @Query() q: Record<string, string>, @Res() res: Response) {
+    send(res, await this.downloads.mosaic(runId, { format: q.format, part: q.part, wait: truthy(q.wait), timeout: Number(q.timeout ?? 3600) }));
+  }
+
+  @Get('runs/:runId/chunks/:jobId')
+  @ApiQuery({ name: 'format', required: false, enum: ['npy', 'tiff', 'png', 'json'] })
+  @ApiOperation({ summary: "A chunk's cropped output (wait=true waits until it is written)" })
+  async runChunk(@Param('runId') runId: string, @Param('jobId') jobId: string, @Query() q: Record<string, string>, @Res() res: Response) {
+    send(res, await this.downloads.chunk(runId, jobId, { format: q.format, part: q.part, wait: truthy(q.wait), timeout: Number(q.timeout ?? 3600) }));
+  }
+
+  @Get('chunks/:jobId')
+  @ApiOperation({ summary: "waitAndDownload: a job id's chunk from the latest run that has it" })
+  async chunk(@Param('jobId') jobId: string, @Query() q: Record<string, string>, @Res() res: Response) {
+    send(res, await this.downloads.chunk(q.run, jobId, { format: q.format, part: q.part, wait: truthy(q.wait), timeout: Number(q.timeout ?? 3600) }));
+  }
+}
+
+@Controller()
+export class HealthController {
+  constructor(private readonly ctx: CoordinatorContext) {}
+
+  @Get('health')
+  async health() {
+    try {
+      return { status: 'ok', redis: await this.ctx.redis.ping(), dataDir: this.ctx.dataDir };
+    } catch (e) {
+      throw new ServiceUnavailableException({ status: 'down', redis: (e as Error).message });
+    }
+  }
+}

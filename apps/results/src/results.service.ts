@@ -1,0 +1,143 @@
+/**
+ * The results service: collects each chunk as soon as it completes (rebuilds its cropped output from its
+ * stream and writes it atomically under the data directory), finalises runs (mosaic, state), and records
+ * failures with the failing chunk's error. Progress reaches 100 only once every output is durable.
+ */
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ConnectionOptions, Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { writeGrid } from '@dqs/grids';
+import { CHUNKS_QUEUE, ChunkJobData, QUEUE_PREFIX, RUNS_QUEUE, RunJobData, ServiceConfig, chunkStreamKey, redisOptionsFromUrl } from '@dqs/protocol';
+import { ArrayStore, RunRepository, chunkOutputFiles, mosaicFiles, resolveDataDirs } from '@dqs/store';
+import { ChunkOutput, assembleMosaic, collectChunk } from '@dqs/halo';
+import { readFileSync } from 'node:fs';
+import { parseNpy } from '@dqs/grids';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+@Injectable()
+export class ResultsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('results');
+  private redis!: Redis;
+  private runs!: RunRepository;
+  private store!: ArrayStore;
+  private dataDir!: string;
+  private chunks!: Queue<ChunkJobData>;
+  private events!: QueueEvents;
+  private runWorker!: Worker<RunJobData>;
+  private readonly collecting = new Map<string, Promise<void>>();
+
+  constructor(private readonly config: ServiceConfig) {}
+
+  async onModuleInit(): Promise<void> {
+    const connection = { ...redisOptionsFromUrl(this.config.REDIS_URL), maxRetriesPerRequest: null } as ConnectionOptions;
+    this.redis = new Redis(connection as never);
+    this.runs = new RunRepository(this.redis);
+    this.dataDir = resolveDataDirs(process.env).data;
+    this.store = new ArrayStore(this.dataDir);
+    this.chunks = new Queue<ChunkJobData>(CHUNKS_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    this.events = new QueueEvents(CHUNKS_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    this.events.on('completed', ({ jobId }) => void this.onChunkCompleted(jobId));
+    this.events.on('failed', ({ jobId, failedReason }) => void this.onChunkFailed(jobId, failedReason));
+    this.runWorker = new Worker<RunJobData>(RUNS_QUEUE, (job) => this.finalize(job), {
+      connection,
+      prefix: QUEUE_PREFIX,
+      concurrency: 2,
+    });
+    this.runWorker.on('error', (e) => this.logger.error(`run worker: ${e.message}`));
+    this.logger.log(`results: writing outputs under ${this.dataDir}`);
+  }
+
+  private async onChunkCompleted(bullId: string): Promise<void> {
+    try {
+      const job = await this.chunks.getJob(bullId);
+      if (job) await this.collect(job.data);
+    } catch (e) {
+      this.logger.error(`collecting ${bullId}: ${(e as Error).message}`);
+    }
+  }
+
+  private async onChunkFailed(bullId: string, reason: string): Promise<void> {
+    try {
+      const job = await this.chunks.getJob(bullId);
+      if (!job || (await job.getState()) !== 'failed') return;
+      const { runId, jobId } = job.data;
+      if (await this.runs.isCancelled(runId)) await this.runs.setState(runId, 'cancelled');
+      else {
+        await this.runs.setState(runId, 'failed', `chunk ${jobId} failed: ${reason}`);
+        this.logger.warn(`run ${runId} failed: chunk ${jobId}: ${reason}`);
+      }
+    } catch (e) {
+      this.logger.error(`failure of ${bullId}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes one chunk's output (once; concurrent calls share the work). */
+  collect(data: ChunkJobData): Promise<void> {
+    const key = `${data.runId}/${data.jobId}`;
+    let p = this.collecting.get(key);
+    if (!p) {
+      p = this.doCollect(data).finally(() => this.collecting.delete(key));
+      this.collecting.set(key, p);
+    }
+    return p;
+  }
+
+  private async doCollect(data: ChunkJobData): Promise<void> {
+    const states = await this.runs.chunks(data.runId);
+    if (states[data.jobId]?.state === 'durable') return;
+    const out = await collectChunk(data, this.redis, (sha) => this.store.read(sha));
+    this.writeOutput(chunkOutputFiles(this.dataDir, data.runId, data.jobId), out);
+    await this.runs.setChunk(data.runId, data.jobId, { state: 'durable', done: 1, total: 1 });
+    await this.runs.setLatestRunOfJob(data.jobId, data.runId);
+    this.logger.log(`run ${data.runId}: chunk ${data.jobId} written`);
+  }
+
+  private writeOutput(files: { sim: string; index: string }, out: ChunkOutput): void {
+    mkdirSync(dirname(files.sim), { recursive: true });
+    const shape = out.sim.vars > 1 ? [...out.sim.shape, out.sim.vars] : [...out.sim.shape];
+    writeGrid(files.index, { shape: [...out.sim.shape], dtype: 'uint32', data: out.index });
+    writeGrid(files.sim, { shape, dtype: 'float32', data: out.sim.data });
+  }
+
+  /** The run's parent job: every chunk has completed; make sure each is written, then the mosaic. */
+  private async finalize(job: Job<RunJobData>): Promise<{ mosaic: string }> {
+    const { runId } = job.data;
+    const record = await this.runs.get(runId);
+    if (!record) throw new Error(`run ${runId} is unknown`);
+    const children = await job.getChildrenValues();
+    void children;
+    const tiles: { coords: number[]; output: ChunkOutput }[] = [];
+    for (const jobId of record.jobIds) {
+      const child = await this.chunks.getJob(`${runId}-${jobId}`);
+      if (!child) throw new Error(`run ${runId}: chunk job ${jobId} is gone`);
+      await this.collect(child.data);
+      const files = chunkOutputFiles(this.dataDir, runId, jobId);
+      const sim = parseNpy(readFileSync(files.sim), files.sim);
+      const index = parseNpy(readFileSync(files.index), files.index);
+      tiles.push({
+        coords: child.data.coords,
+        output: { sim: { shape: record.tileShape, vars: record.vars, data: sim.data as Float32Array }, index: index.data as Uint32Array },
+      });
+    }
+    const mosaic = assembleMosaic(record.tileShape, record.gridShape, record.vars, tiles);
+    const files = mosaicFiles(this.dataDir, runId);
+    this.writeOutput(files, mosaic);
+    await this.runs.setState(runId, 'completed');
+    // the halo streams are no longer needed once every output is durable
+    await this.redis.del(...record.diIds.map((d) => chunkStreamKey(runId, d)));
+    this.logger.log(`run ${runId} completed: mosaic ${mosaic.sim.shape.join('x')} in ${files.sim}`);
+    return { mosaic: files.sim };
+  }
+
+  async ping(): Promise<string> {
+    return this.redis.ping();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runWorker?.close();
+    await this.events?.close();
+    await this.chunks?.close();
+    this.redis?.disconnect();
+  }
+}

@@ -1,0 +1,104 @@
+/** Run and chunk state kept in Redis (small JSON values; grids never go there). */
+import type { Redis } from 'ioredis';
+import {
+  ChunkState,
+  ChunkStatus,
+  RUNS_INDEX_KEY,
+  RunRecord,
+  RunState,
+  cancelledKey,
+  chunkStatesKey,
+  latestRunOfJobKey,
+  runKey,
+} from '@dqs/protocol';
+
+export interface ChunkStateRecord {
+  state: ChunkState;
+  done?: number;
+  total?: number;
+  error?: string;
+  worker?: string;
+  updatedAt: string;
+}
+
+export class RunRepository {
+  constructor(private readonly redis: Redis) {}
+
+  async create(record: RunRecord): Promise<void> {
+    const multi = this.redis.multi();
+    multi.hset(runKey(record.runId), 'record', JSON.stringify(record), 'state', record.state);
+    for (const jobId of record.jobIds) {
+      multi.hset(chunkStatesKey(record.runId), jobId, JSON.stringify({ state: 'waiting', updatedAt: new Date().toISOString() }));
+    }
+    multi.zadd(RUNS_INDEX_KEY, Date.now(), record.runId);
+    await multi.exec();
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    const [raw, state, error, finishedAt] = await this.redis.hmget(runKey(runId), 'record', 'state', 'error', 'finishedAt');
+    if (!raw) return undefined;
+    const record = JSON.parse(raw) as RunRecord;
+    record.state = (state as RunState) ?? record.state;
+    if (error) record.error = error;
+    if (finishedAt) record.finishedAt = finishedAt;
+    return record;
+  }
+
+  async list(limit = 100): Promise<string[]> {
+    return this.redis.zrevrange(RUNS_INDEX_KEY, 0, limit - 1);
+  }
+
+  /** Moves a run to a state; final states (completed, failed, cancelled) are never left. */
+  async setState(runId: string, state: RunState, error?: string): Promise<boolean> {
+    const current = await this.redis.hget(runKey(runId), 'state');
+    if (current === 'completed' || current === 'failed' || current === 'cancelled') return false;
+    const fields: string[] = ['state', state];
+    if (error) fields.push('error', error);
+    if (state === 'completed' || state === 'failed' || state === 'cancelled') fields.push('finishedAt', new Date().toISOString());
+    await this.redis.hset(runKey(runId), ...fields);
+    return true;
+  }
+
+  async setChunk(runId: string, jobId: string, state: Omit<ChunkStateRecord, 'updatedAt'>): Promise<void> {
+    await this.redis.hset(chunkStatesKey(runId), jobId, JSON.stringify({ ...state, updatedAt: new Date().toISOString() }));
+  }
+
+  async chunks(runId: string): Promise<Record<string, ChunkStateRecord>> {
+    const raw = await this.redis.hgetall(chunkStatesKey(runId));
+    const out: Record<string, ChunkStateRecord> = {};
+    for (const [k, v] of Object.entries(raw)) out[k] = JSON.parse(v) as ChunkStateRecord;
+    return out;
+  }
+
+  async markCancelled(runId: string): Promise<void> {
+    await this.redis.set(cancelledKey(runId), '1');
+  }
+
+  async isCancelled(runId: string): Promise<boolean> {
+    return (await this.redis.exists(cancelledKey(runId))) === 1;
+  }
+
+  async setLatestRunOfJob(jobId: string, runId: string): Promise<void> {
+    await this.redis.set(latestRunOfJobKey(jobId), runId);
+  }
+
+  async latestRunOfJob(jobId: string): Promise<string | null> {
+    return this.redis.get(latestRunOfJobKey(jobId));
+  }
+
+  /** Status as users see it: progress 0-100 per chunk and overall, 100 only once every output is durable. */
+  async status(runId: string): Promise<{ run: RunRecord; progress: number; chunks: ChunkStatus[] } | undefined> {
+    const run = await this.get(runId);
+    if (!run) return undefined;
+    const states = await this.chunks(runId);
+    const chunks: ChunkStatus[] = run.jobIds.map((jobId, position) => {
+      const s = states[jobId] ?? { state: 'waiting', updatedAt: '' };
+      let progress = 0;
+      if (s.state === 'durable') progress = 100;
+      else if (s.total) progress = Math.min(99, Math.floor((100 * (s.done ?? 0)) / s.total));
+      return { jobId, position, state: s.state, progress, error: s.error, worker: s.worker };
+    });
+    const progress = chunks.length ? chunks.reduce((a, c) => a + c.progress, 0) / chunks.length : 0;
+    return { run, progress: Math.round(progress * 100) / 100, chunks };
+  }
+}
