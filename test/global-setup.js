@@ -10,4 +10,8 @@ module.exports = async () => {
   if (!existsSync(wasm) || statSync(wasm).mtimeMs < statSync(source).mtimeMs) {
     execSync('npm run build:kernel --silent', { cwd: root, stdio: 'inherit' });
   }
+  // the end-to-end tests start the compiled services (scripts/test.sh always builds first)
+  if (!existsSync(join(root, 'dist', 'apps', 'worker', 'src', 'main.js'))) {
+    execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  }
 };

@@ -8,11 +8,34 @@ import { UsageError } from './g2s-args';
 import { QS_HELP, runQs } from './commands/qs';
 import { STATS_HELP, runStats } from './commands/stats';
 import { DEMO_HELP, runDemo } from './commands/demo';
+import {
+  DM_HELP,
+  DOWNLOAD_HELP,
+  KILL_HELP,
+  MOSAIC_HELP,
+  PREP_HELP,
+  STATUS_HELP,
+  runDm,
+  runDownload,
+  runKill,
+  runMosaic,
+  runPrep,
+  runStatus,
+} from './commands/distributed';
+import { UP_HELP, runUp } from './commands/up';
+import { DqsServerError } from './dqs-client';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   qs: { run: runQs, help: QS_HELP },
   stats: { run: runStats, help: STATS_HELP },
   demo: { run: runDemo, help: DEMO_HELP },
+  up: { run: runUp, help: UP_HELP },
+  prep: { run: runPrep, help: PREP_HELP },
+  dm: { run: runDm, help: DM_HELP },
+  status: { run: runStatus, help: STATUS_HELP },
+  download: { run: runDownload, help: DOWNLOAD_HELP },
+  kill: { run: runKill, help: KILL_HELP },
+  mosaic: { run: runMosaic, help: MOSAIC_HELP },
 };
 
 const USAGE = `dqs: Distributed QuickSampling (G2S's QS in TypeScript)
@@ -21,7 +44,13 @@ usage: dqs <command> [flags]
 
   qs      simulate with QuickSampling on this machine (G2S flags: -ti -di -dt -k -n -s -j ...)
   stats   compare a simulation with its training image (figures and a PNG report)
-  demo    a complete example on images dqs makes itself
+  demo    the distributed example of G2S's documentation, end to end, on images dqs makes itself
+
+  up        start a dqs server here (redis, coordinator, results, workers)
+  prep      register a job's inputs (qs_prep)          dm      launch a distributed run (qs_dm)
+  status    a run's progress and chunks                 kill    stop a run
+  download  a chunk's result (waits until written)      mosaic  a run's assembled result
+  (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
 
 dqs <command> --help tells more.
 `;
@@ -56,6 +85,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
+    if (e instanceof DqsServerError) {
+      process.stderr.write(`dqs ${name}: ${e.status ? `the server said (${e.status}): ` : ''}${e.message}\n`);
+      return e.status >= 400 && e.status < 500 ? 2 : 1;
+    }
     if (e instanceof UsageError || e instanceof QsInputError || e instanceof GridFileError) {
       process.stderr.write(`dqs ${name}: error: ${e.message}\n(see dqs ${name} --help)\n`);
       return 2;

@@ -17,7 +17,8 @@ function send(res: Response, d: Download): void {
   res.send(Buffer.from(d.body.buffer, d.body.byteOffset, d.body.byteLength));
 }
 
-const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', ''].includes(v.toLowerCase());
+const truthy = (v: string | undefined) =>
+  v !== undefined && ['1', 'true', 'yes', ''].includes(v.toLowerCase());
 
 @ApiTags('dqs')
 @Controller('v1')
@@ -37,12 +38,15 @@ export class ApiController {
   upload(@Req() req: Request) {
     const body = req.body as unknown;
     if (!Buffer.isBuffer(body) || body.length === 0) {
-      throw new BadRequestException('send the array as NPY bytes with Content-Type: application/octet-stream');
+      throw new BadRequestException(
+        'send the array as NPY bytes with Content-Type: application/octet-stream',
+      );
     }
     try {
       return this.ctx.store.putNpy(body, 'upload');
     } catch (e) {
-      if (e instanceof GridFileError) throw new BadRequestException(`the upload is not a readable NPY array: ${e.problem}`);
+      if (e instanceof GridFileError)
+        throw new BadRequestException(`the upload is not a readable NPY array: ${e.problem}`);
       throw e;
     }
   }
@@ -50,14 +54,17 @@ export class ApiController {
   @Get('arrays/:sha')
   @ApiOperation({ summary: 'Whether an array is stored, and its shape' })
   array(@Param('sha') sha: string) {
-    if (!ArrayStore.isSha(sha)) throw new BadRequestException('an array is addressed by its sha256 (64 hex characters)');
+    if (!ArrayStore.isSha(sha))
+      throw new BadRequestException('an array is addressed by its sha256 (64 hex characters)');
     if (!this.ctx.store.has(sha)) throw new NotFoundException(`no array ${sha}`);
     return this.ctx.store.info(sha);
   }
 
   @Post('prep')
   @HttpCode(201)
-  @ApiOperation({ summary: 'qs_prep: register a job id with its TIs and DI (input_ti_<k>_<id>, input_di_<id>)' })
+  @ApiOperation({
+    summary: 'qs_prep: register a job id with its TIs and DI (input_ti_<k>_<id>, input_di_<id>)',
+  })
   prep(@Body() dto: PrepDto) {
     return this.runs.prep(dto);
   }
@@ -76,7 +83,9 @@ export class ApiController {
   }
 
   @Get('runs/:runId')
-  @ApiOperation({ summary: 'Status: state, progress 0-100 (100 once every output is durable), per-chunk detail' })
+  @ApiOperation({
+    summary: 'Status: state, progress 0-100 (100 once every output is durable), per-chunk detail',
+  })
   status(@Param('runId') runId: string) {
     return this.runs.status(runId);
   }
@@ -93,20 +102,49 @@ export class ApiController {
   @ApiQuery({ name: 'wait', required: false })
   @ApiOperation({ summary: 'The assembled mosaic of a run' })
   async mosaic(@Param('runId') runId: string, @Query() q: Record<string, string>, @Res() res: Response) {
-    send(res, await this.downloads.mosaic(runId, { format: q.format, part: q.part, wait: truthy(q.wait), timeout: Number(q.timeout ?? 3600) }));
+    send(
+      res,
+      await this.downloads.mosaic(runId, {
+        format: q.format,
+        part: q.part,
+        wait: truthy(q.wait),
+        timeout: Number(q.timeout ?? 3600),
+      }),
+    );
   }
 
   @Get('runs/:runId/chunks/:jobId')
   @ApiQuery({ name: 'format', required: false, enum: ['npy', 'tiff', 'png', 'json'] })
   @ApiOperation({ summary: "A chunk's cropped output (wait=true waits until it is written)" })
-  async runChunk(@Param('runId') runId: string, @Param('jobId') jobId: string, @Query() q: Record<string, string>, @Res() res: Response) {
-    send(res, await this.downloads.chunk(runId, jobId, { format: q.format, part: q.part, wait: truthy(q.wait), timeout: Number(q.timeout ?? 3600) }));
+  async runChunk(
+    @Param('runId') runId: string,
+    @Param('jobId') jobId: string,
+    @Query() q: Record<string, string>,
+    @Res() res: Response,
+  ) {
+    send(
+      res,
+      await this.downloads.chunk(runId, jobId, {
+        format: q.format,
+        part: q.part,
+        wait: truthy(q.wait),
+        timeout: Number(q.timeout ?? 3600),
+      }),
+    );
   }
 
   @Get('chunks/:jobId')
   @ApiOperation({ summary: "waitAndDownload: a job id's chunk from the latest run that has it" })
   async chunk(@Param('jobId') jobId: string, @Query() q: Record<string, string>, @Res() res: Response) {
-    send(res, await this.downloads.chunk(q.run, jobId, { format: q.format, part: q.part, wait: truthy(q.wait), timeout: Number(q.timeout ?? 3600) }));
+    send(
+      res,
+      await this.downloads.chunk(q.run, jobId, {
+        format: q.format,
+        part: q.part,
+        wait: truthy(q.wait),
+        timeout: Number(q.timeout ?? 3600),
+      }),
+    );
   }
 }
 

@@ -17,7 +17,9 @@ export class TokenGuard implements CanActivate {
     const a = Buffer.from(given);
     const b = Buffer.from(token);
     if (a.length !== b.length || !timingSafeEqual(a, b)) {
-      throw new UnauthorizedException('this dqs server needs a token for changes: send "Authorization: Bearer <token>" (dqs: --token or DQS_TOKEN)');
+      throw new UnauthorizedException(
+        'this dqs server needs a token for changes: send "Authorization: Bearer <token>" (dqs: --token or DQS_TOKEN)',
+      );
     }
     return true;
   }

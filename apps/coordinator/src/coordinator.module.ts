@@ -7,7 +7,14 @@ import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import basicAuth from 'express-basic-auth';
 import type { ConnectionOptions } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { CHUNKS_QUEUE, QUEUE_PREFIX, RUNS_QUEUE, ServiceConfig, loadServiceConfig, redisOptionsFromUrl } from '@dqs/protocol';
+import {
+  CHUNKS_QUEUE,
+  QUEUE_PREFIX,
+  RUNS_QUEUE,
+  ServiceConfig,
+  loadServiceConfig,
+  redisOptionsFromUrl,
+} from '@dqs/protocol';
 import { ApiController, HealthController } from './api.controller';
 import { CoordinatorContext } from './coordinator-context';
 import { DownloadsService } from './downloads.service';
@@ -17,7 +24,8 @@ import { TokenGuard } from './auth.guard';
 
 const config = loadServiceConfig();
 /** The Bull Board password: DQS_BOARD_PASSWORD, else the API token, else one made for this start (logged). */
-export const BOARD_PASSWORD = config.DQS_BOARD_PASSWORD ?? config.DQS_TOKEN ?? randomBytes(9).toString('base64url');
+export const BOARD_PASSWORD =
+  config.DQS_BOARD_PASSWORD ?? config.DQS_TOKEN ?? randomBytes(9).toString('base64url');
 const connection = redisOptionsFromUrl(config.REDIS_URL) as ConnectionOptions;
 
 @Module({
@@ -28,14 +36,28 @@ const connection = redisOptionsFromUrl(config.REDIS_URL) as ConnectionOptions;
     BullBoardModule.forRoot({
       route: '/queues',
       adapter: ExpressAdapter,
-      middleware: basicAuth({ users: { [config.DQS_BOARD_USER]: BOARD_PASSWORD }, challenge: true, realm: 'dqs' }),
+      middleware: basicAuth({
+        users: { [config.DQS_BOARD_USER]: BOARD_PASSWORD },
+        challenge: true,
+        realm: 'dqs',
+      }),
       boardOptions: { uiConfig: { boardTitle: 'dqs' } },
     }),
-    BullBoardModule.forFeature({ name: CHUNKS_QUEUE, adapter: BullMQAdapter }, { name: RUNS_QUEUE, adapter: BullMQAdapter }),
+    BullBoardModule.forFeature(
+      { name: CHUNKS_QUEUE, adapter: BullMQAdapter },
+      { name: RUNS_QUEUE, adapter: BullMQAdapter },
+    ),
     PrometheusModule.register(),
   ],
   controllers: [ApiController, HealthController],
-  providers: [{ provide: ServiceConfig, useValue: config }, CoordinatorContext, RunsService, DownloadsService, QueueMetrics, TokenGuard],
+  providers: [
+    { provide: ServiceConfig, useValue: config },
+    CoordinatorContext,
+    RunsService,
+    DownloadsService,
+    QueueMetrics,
+    TokenGuard,
+  ],
 })
 export class CoordinatorModule implements NestModule {
   configure(_consumer: MiddlewareConsumer): void {}

@@ -12,14 +12,19 @@ import { BOARD_PASSWORD, CoordinatorModule } from './coordinator.module';
 function describeErrors(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((e) => {
     const field = parent ? `${parent}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? `${parent ? parent + '.' : ''}${m}` : `${field}: ${m}`));
+    const own = Object.values(e.constraints ?? {}).map((m) =>
+      m.startsWith(e.property) ? `${parent ? parent + '.' : ''}${m}` : `${field}: ${m}`,
+    );
     return [...own, ...describeErrors(e.children ?? [], field)];
   });
 }
 
 async function main(): Promise<void> {
   const config = loadServiceConfig();
-  const app = await NestFactory.create<NestExpressApplication>(CoordinatorModule, { logger: ['log', 'warn', 'error'], bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(CoordinatorModule, {
+    logger: ['log', 'warn', 'error'],
+    bodyParser: false,
+  });
   app.use('/v1/arrays', raw({ type: () => true, limit: `${config.DQS_MAX_UPLOAD_MB}mb` }));
   app.useBodyParser('json', { limit: '10mb' });
   app.useGlobalPipes(
@@ -33,7 +38,9 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   const doc = new DocumentBuilder()
     .setTitle('dqs')
-    .setDescription('Distributed QuickSampling: prepare inputs, launch runs over a job grid, follow them, download chunks and mosaics.')
+    .setDescription(
+      'Distributed QuickSampling: prepare inputs, launch runs over a job grid, follow them, download chunks and mosaics.',
+    )
     .setVersion('1')
     .addBearerAuth()
     .build();
@@ -42,7 +49,8 @@ async function main(): Promise<void> {
   const url = await app.getUrl();
   const log = new Logger('coordinator');
   log.log(`API ${url}/v1, OpenAPI ${url}/docs, Bull Board ${url}/queues (user ${config.DQS_BOARD_USER})`);
-  if (!config.DQS_BOARD_PASSWORD && !config.DQS_TOKEN) log.log(`Bull Board password for this start: ${BOARD_PASSWORD}`);
+  if (!config.DQS_BOARD_PASSWORD && !config.DQS_TOKEN)
+    log.log(`Bull Board password for this start: ${BOARD_PASSWORD}`);
 }
 
 main().catch((e: unknown) => {

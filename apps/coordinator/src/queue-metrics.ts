@@ -21,7 +21,14 @@ export class QueueMetrics implements OnModuleInit {
       labelNames: ['queue', 'state'],
       async collect() {
         for (const q of queues) {
-          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children');
+          const counts = await q.getJobCounts(
+            'waiting',
+            'active',
+            'delayed',
+            'completed',
+            'failed',
+            'waiting-children',
+          );
           for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
         }
       },

@@ -54,7 +54,10 @@ export class RunsService {
     const V = dto.dt.length;
     const shapes: number[][] = [];
     const check = (sha: string, field: string) => {
-      if (!this.store.has(sha)) throw new BadRequestException(`${field}: no uploaded array ${sha}; upload it first (POST /v1/arrays)`);
+      if (!this.store.has(sha))
+        throw new BadRequestException(
+          `${field}: no uploaded array ${sha}; upload it first (POST /v1/arrays)`,
+        );
       const info = this.store.info(sha);
       try {
         shapes.push(gridFromArray(info.shape, new Float32Array(0), V, field).shape);
@@ -66,7 +69,10 @@ export class RunsService {
     check(dto.di, 'di');
     const diRank = shapes[shapes.length - 1].length;
     shapes.slice(0, -1).forEach((s, k) => {
-      if (s.length !== diRank) throw new BadRequestException(`ti[${k}] is ${s.length}D but di is ${diRank}D; they need the same number of spatial axes`);
+      if (s.length !== diRank)
+        throw new BadRequestException(
+          `ti[${k}] is ${s.length}D but di is ${diRank}D; they need the same number of spatial axes`,
+        );
     });
     // drop TIs of an earlier prep of the same id that had more of them
     for (const old of this.store.listNames(`input_ti_`)) {
@@ -95,8 +101,12 @@ export class RunsService {
       }
     }
     const file = pathInside(this.ctx.dataDir, text);
-    if (!file) throw new BadRequestException(`${field}: '${text}' is outside the data directory; give inline JSON or a file inside ${this.ctx.dataDir}`);
-    if (!existsSync(file)) throw new BadRequestException(`${field}: '${text}' is neither JSON nor a file in the data directory`);
+    if (!file)
+      throw new BadRequestException(
+        `${field}: '${text}' is outside the data directory; give inline JSON or a file inside ${this.ctx.dataDir}`,
+      );
+    if (!existsSync(file))
+      throw new BadRequestException(`${field}: '${text}' is neither JSON nor a file in the data directory`);
     try {
       return JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
@@ -104,13 +114,23 @@ export class RunsService {
     }
   }
 
-  async submit(dto: DmDto): Promise<{ runId: string; jobIds: string[]; gridShape: number[]; tileShape: number[]; halo: number[]; seed: number }> {
+  async submit(
+    dto: DmDto,
+  ): Promise<{
+    runId: string;
+    jobIds: string[];
+    gridShape: number[];
+    tileShape: number[];
+    halo: number[];
+    seed: number;
+  }> {
     let grid;
     let diIds: string[];
     let endpoints: string[] | undefined;
     try {
       grid = parseJobGrid(this.resolveGridValue(dto.jg, 'jg'), 'jg');
-      endpoints = dto.eg !== undefined ? parseNameGrid(this.resolveGridValue(dto.eg, 'eg'), 'eg', grid) : undefined;
+      endpoints =
+        dto.eg !== undefined ? parseNameGrid(this.resolveGridValue(dto.eg, 'eg'), 'eg', grid) : undefined;
       diIds =
         dto.di_grid_json !== undefined
           ? parseNameGrid(this.resolveGridValue(dto.di_grid_json, 'di_grid_json'), 'di_grid_json', grid)
@@ -120,7 +140,8 @@ export class RunsService {
       throw e;
     }
     const V = dto.dt.length;
-    if (dto.ki && !this.store.has(dto.ki)) throw new BadRequestException(`ki: no uploaded array ${dto.ki}; upload the kernel first`);
+    if (dto.ki && !this.store.has(dto.ki))
+      throw new BadRequestException(`ki: no uploaded array ${dto.ki}; upload the kernel first`);
     try {
       resolveThreadCount(dto.j);
     } catch (e) {
@@ -151,7 +172,10 @@ export class RunsService {
         if (!ti) break;
         tis.push(ti.sha256);
       }
-      if (tis.length === 0) throw new BadRequestException(`job ${jobId}: no training image input_ti_0_${jobId}; prepare the job first (POST /v1/prep)`);
+      if (tis.length === 0)
+        throw new BadRequestException(
+          `job ${jobId}: no training image input_ti_0_${jobId}; prepare the job first (POST /v1/prep)`,
+        );
       return { jobId, r, diSha: di.sha256, tiShas: tis };
     });
     let tileShape: number[] | undefined;
@@ -168,7 +192,9 @@ export class RunsService {
           );
         }
         if (grid.shape.length > di.shape.length) {
-          throw new BadRequestException(`jg: a ${grid.shape.length}D job grid cannot split ${di.shape.length}D tiles`);
+          throw new BadRequestException(
+            `jg: a ${grid.shape.length}D job grid cannot split ${di.shape.length}D tiles`,
+          );
         }
         const tis = job.tiShas.map((sha, k) => {
           const a = this.store.read(sha);
@@ -176,9 +202,20 @@ export class RunsService {
         });
         const diArray = this.store.read(job.diSha);
         kernelArray = dto.ki ? this.store.read(dto.ki) : undefined;
-        const kernel = kernelArray ? { shape: kernelArray.shape, channels: 1, data: toFloat32(kernelArray) } : undefined;
-        const qp = qsParamsOf(params, tis, gridFromArray(diArray.shape, toFloat32(diArray), V, label('DI')), job.r, kernel);
-        const jobHalo = haloOf(checkParams(qp, { di: label('DI'), tis: job.tiShas.map((_s, k) => label(`TI ${k}`)) }), di.shape.length);
+        const kernel = kernelArray
+          ? { shape: kernelArray.shape, channels: 1, data: toFloat32(kernelArray) }
+          : undefined;
+        const qp = qsParamsOf(
+          params,
+          tis,
+          gridFromArray(diArray.shape, toFloat32(diArray), V, label('DI')),
+          job.r,
+          kernel,
+        );
+        const jobHalo = haloOf(
+          checkParams(qp, { di: label('DI'), tis: job.tiShas.map((_s, k) => label(`TI ${k}`)) }),
+          di.shape.length,
+        );
         if (!halo) halo = jobHalo;
         else if (jobHalo.some((h, a) => h !== halo![a])) {
           throw new BadRequestException(
@@ -260,7 +297,14 @@ export class RunsService {
       opts: { jobId: runId, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
       children,
     });
-    return { runId, jobIds: grid.ids, gridShape: grid.shape, tileShape: tileShape!, halo: halo!, seed: params.seed };
+    return {
+      runId,
+      jobIds: grid.ids,
+      gridShape: grid.shape,
+      tileShape: tileShape!,
+      halo: halo!,
+      seed: params.seed,
+    };
   }
 
   async status(runId: string) {
@@ -287,7 +331,14 @@ export class RunsService {
     const out = [];
     for (const id of ids) {
       const s = await this.runs.status(id);
-      if (s) out.push({ runId: id, state: s.run.state, progress: s.run.state === 'completed' ? 100 : s.progress, createdAt: s.run.createdAt, jobs: s.run.jobIds.length });
+      if (s)
+        out.push({
+          runId: id,
+          state: s.run.state,
+          progress: s.run.state === 'completed' ? 100 : s.progress,
+          createdAt: s.run.createdAt,
+          jobs: s.run.jobIds.length,
+        });
     }
     return out;
   }
@@ -296,7 +347,9 @@ export class RunsService {
     const run = await this.runs.get(runId);
     if (!run) throw new NotFoundException(`no run ${runId}`);
     if (run.state === 'completed' || run.state === 'failed' || run.state === 'cancelled') {
-      throw new ConflictException(`run ${runId} has already ${run.state === 'completed' ? 'completed' : run.state === 'failed' ? 'failed' : 'been cancelled'}`);
+      throw new ConflictException(
+        `run ${runId} has already ${run.state === 'completed' ? 'completed' : run.state === 'failed' ? 'failed' : 'been cancelled'}`,
+      );
     }
     await this.runs.markCancelled(runId);
     await this.runs.setState(runId, 'cancelled');

@@ -6,13 +6,21 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConnectionOptions, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { writeGrid } from '@dqs/grids';
-import { CHUNKS_QUEUE, ChunkJobData, QUEUE_PREFIX, RUNS_QUEUE, RunJobData, ServiceConfig, chunkStreamKey, redisOptionsFromUrl } from '@dqs/protocol';
+import { parseNpy, writeGrid } from '@dqs/grids';
+import {
+  CANCEL_CHANNEL,
+  CHUNKS_QUEUE,
+  ChunkJobData,
+  QUEUE_PREFIX,
+  RUNS_QUEUE,
+  RunJobData,
+  ServiceConfig,
+  chunkStreamKey,
+  redisOptionsFromUrl,
+} from '@dqs/protocol';
 import { ArrayStore, RunRepository, chunkOutputFiles, mosaicFiles, resolveDataDirs } from '@dqs/store';
 import { ChunkOutput, assembleMosaic, collectChunk } from '@dqs/halo';
-import { readFileSync } from 'node:fs';
-import { parseNpy } from '@dqs/grids';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 @Injectable()
@@ -30,7 +38,10 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
   constructor(private readonly config: ServiceConfig) {}
 
   async onModuleInit(): Promise<void> {
-    const connection = { ...redisOptionsFromUrl(this.config.REDIS_URL), maxRetriesPerRequest: null } as ConnectionOptions;
+    const connection = {
+      ...redisOptionsFromUrl(this.config.REDIS_URL),
+      maxRetriesPerRequest: null,
+    } as ConnectionOptions;
     this.redis = new Redis(connection as never);
     this.runs = new RunRepository(this.redis);
     this.dataDir = resolveDataDirs(process.env).data;
@@ -66,6 +77,9 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       else {
         await this.runs.setState(runId, 'failed', `chunk ${jobId} failed: ${reason}`);
         this.logger.warn(`run ${runId} failed: chunk ${jobId}: ${reason}`);
+        // the other chunks would wait for this one's cells forever: stop them
+        await this.runs.markCancelled(runId);
+        await this.redis.publish(CANCEL_CHANNEL, runId);
       }
     } catch (e) {
       this.logger.error(`failure of ${bullId}: ${(e as Error).message}`);
@@ -105,8 +119,6 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     const { runId } = job.data;
     const record = await this.runs.get(runId);
     if (!record) throw new Error(`run ${runId} is unknown`);
-    const children = await job.getChildrenValues();
-    void children;
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {
       const child = await this.chunks.getJob(`${runId}-${jobId}`);
@@ -117,7 +129,10 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       const index = parseNpy(readFileSync(files.index), files.index);
       tiles.push({
         coords: child.data.coords,
-        output: { sim: { shape: record.tileShape, vars: record.vars, data: sim.data as Float32Array }, index: index.data as Uint32Array },
+        output: {
+          sim: { shape: record.tileShape, vars: record.vars, data: sim.data as Float32Array },
+          index: index.data as Uint32Array,
+        },
       });
     }
     const mosaic = assembleMosaic(record.tileShape, record.gridShape, record.vars, tiles);

@@ -7,7 +7,15 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConnectionOptions, DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CANCEL_CHANNEL, CHUNKS_QUEUE, ChunkJobData, ChunkResult, QUEUE_PREFIX, ServiceConfig, redisOptionsFromUrl } from '@dqs/protocol';
+import {
+  CANCEL_CHANNEL,
+  CHUNKS_QUEUE,
+  ChunkJobData,
+  ChunkResult,
+  QUEUE_PREFIX,
+  ServiceConfig,
+  redisOptionsFromUrl,
+} from '@dqs/protocol';
 import { ArrayStore, RunRepository, resolveDataDirs } from '@dqs/store';
 import { ChunkRunner } from '@dqs/halo';
 
@@ -38,7 +46,9 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     this.subscriber.on('message', (_channel, runId: string) => this.cancelRun(runId));
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.connection = connection as ConnectionOptions;
-    this.worker = this.newWorker(this.config.DQS_SLOTS, (job, token, signal) => this.process(job, token, signal));
+    this.worker = this.newWorker(this.config.DQS_SLOTS, (job, token, signal) =>
+      this.process(job, token, signal),
+    );
     this.logger.log(
       `worker ${this.config.DQS_WORKER_NAME}: ${this.config.DQS_SLOTS} slot(s), ` +
         `${this.config.DQS_THREADS ?? "the run's -j"} thread(s) per chunk, up to ${this.config.DQS_MAX_HELD_CHUNKS} chunks held`,
@@ -51,7 +61,11 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
 
   private newWorker(
     concurrency: number,
-    processor: (job: Job<ChunkJobData, ChunkResult>, token?: string, signal?: AbortSignal) => Promise<ChunkResult>,
+    processor: (
+      job: Job<ChunkJobData, ChunkResult>,
+      token?: string,
+      signal?: AbortSignal,
+    ) => Promise<ChunkResult>,
   ): Worker<ChunkJobData, ChunkResult> {
     const w = new Worker<ChunkJobData, ChunkResult>(CHUNKS_QUEUE, processor, {
       connection: this.connection,
@@ -73,7 +87,11 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
   private rebalance(): void {
     if (this.closing) return;
     const computing = this.active.size - this.blocked;
-    if (computing < this.config.DQS_SLOTS && this.active.size < this.config.DQS_MAX_HELD_CHUNKS && !this.pending) {
+    if (
+      computing < this.config.DQS_SLOTS &&
+      this.active.size < this.config.DQS_MAX_HELD_CHUNKS &&
+      !this.pending
+    ) {
       const w: Worker<ChunkJobData, ChunkResult> = this.newWorker(1, async (job, token, signal) => {
         if (this.pending === w) this.pending = undefined;
         try {
@@ -95,21 +113,32 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async process(job: Job<ChunkJobData, ChunkResult>, token?: string, signal?: AbortSignal): Promise<ChunkResult> {
+  private async process(
+    job: Job<ChunkJobData, ChunkResult>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<ChunkResult> {
     const data = job.data;
     const key = job.id!;
-    if (await this.runs.isCancelled(data.runId)) throw new UnrecoverableError(`run ${data.runId} was cancelled`);
+    if (await this.runs.isCancelled(data.runId))
+      throw new UnrecoverableError(`run ${data.runId} was cancelled`);
     await this.runs.setState(data.runId, 'running');
     const worker = this.config.DQS_WORKER_NAME;
     await this.runs.setChunk(data.runId, data.jobId, { state: 'running', worker });
     const runner = new ChunkRunner(data, this.redis, (sha) => this.store.read(sha));
-    const entry: { runner: ChunkRunner; runId: string; blockedSince?: number } = { runner, runId: data.runId };
+    const entry: { runner: ChunkRunner; runId: string; blockedSince?: number } = {
+      runner,
+      runId: data.runId,
+    };
     this.active.set(key, entry);
     this.rebalance();
     const onAbort = () => runner.stop('cancelled');
     signal?.addEventListener('abort', onAbort);
     const cancelPoll = setInterval(() => {
-      void this.runs.isCancelled(data.runId).then((c) => c && runner.stop('cancelled'), () => undefined);
+      void this.runs.isCancelled(data.runId).then(
+        (c) => c && runner.stop('cancelled'),
+        () => undefined,
+      );
     }, 2000);
     let lastReport = 0;
     let isBlocked = false;
@@ -121,7 +150,9 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
           entry.blockedSince = b ? Date.now() : undefined;
           this.blocked += b ? 1 : -1;
           this.rebalance();
-          void this.runs.setChunk(data.runId, data.jobId, { state: b ? 'blocked' : 'running', worker }).catch(() => undefined);
+          void this.runs
+            .setChunk(data.runId, data.jobId, { state: b ? 'blocked' : 'running', worker })
+            .catch(() => undefined);
         },
         onProgress: ({ done, total, blocked }) => {
           const now = Date.now();
@@ -137,20 +168,32 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
           lastReport = now;
           void job.updateProgress({ done, total, blocked }).catch(() => undefined);
           void this.runs
-            .setChunk(data.runId, data.jobId, { state: isBlocked ? 'blocked' : 'running', done, total, worker })
+            .setChunk(data.runId, data.jobId, {
+              state: isBlocked ? 'blocked' : 'running',
+              done,
+              total,
+              worker,
+            })
             .catch(() => undefined);
         },
       });
       if (outcome.kind === 'stopped') {
         if (outcome.reason === 'yielded') {
-          this.logger.log(`chunk ${data.jobId} of run ${data.runId}: blocked, back to the queue after ${outcome.done} cells`);
+          this.logger.log(
+            `chunk ${data.jobId} of run ${data.runId}: blocked, back to the queue after ${outcome.done} cells`,
+          );
           await this.runs.setChunk(data.runId, data.jobId, { state: 'waiting', done: outcome.done, worker });
           await job.moveToDelayed(Date.now() + 500, token);
           throw new DelayedError();
         }
         throw new UnrecoverableError(`run ${data.runId} was cancelled`);
       }
-      await this.runs.setChunk(data.runId, data.jobId, { state: 'simulated', done: outcome.cells, total: outcome.cells, worker });
+      await this.runs.setChunk(data.runId, data.jobId, {
+        state: 'simulated',
+        done: outcome.cells,
+        total: outcome.cells,
+        worker,
+      });
       this.logger.log(
         `chunk ${data.jobId} of run ${data.runId}: ${outcome.cells} cells (${outcome.replayed} replayed), ` +
           `sent ${outcome.publishedBatches} batches / ${(outcome.publishedBytes / 1024).toFixed(0)} KiB, received ${outcome.receivedBatches} batches`,
@@ -161,7 +204,11 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
         const message = e instanceof Error ? e.message : String(e);
         const cancelled = e instanceof UnrecoverableError && message.includes('cancelled');
         await this.runs
-          .setChunk(data.runId, data.jobId, { state: cancelled ? 'cancelled' : 'failed', error: cancelled ? undefined : message, worker })
+          .setChunk(data.runId, data.jobId, {
+            state: cancelled ? 'cancelled' : 'failed',
+            error: cancelled ? undefined : message,
+            worker,
+          })
           .catch(() => undefined);
       }
       throw e;

@@ -5,7 +5,16 @@
  */
 import { ChunkJobData, RunParams } from '@dqs/protocol';
 import { NdArray, toFloat32 } from '@dqs/grids';
-import { QsGrid, QsMap, QsParams, SimulationPlan, buildPath, createPlan, gridFromArray, isFullyInformed } from '@dqs/qs';
+import {
+  QsGrid,
+  QsMap,
+  QsParams,
+  SimulationPlan,
+  buildPath,
+  createPlan,
+  gridFromArray,
+  isFullyInformed,
+} from '@dqs/qs';
 import { forEachBoxCell, neighbourBox } from './geometry';
 
 export type ArrayLoader = (sha256: string) => NdArray;
@@ -22,7 +31,13 @@ export function chunkSeed(params: RunParams, position: number): number {
   return (params.seed + position) >>> 0;
 }
 
-export function qsParamsOf(params: RunParams, tis: QsGrid[], di: QsGrid, position: number, kernel?: QsMap): QsParams {
+export function qsParamsOf(
+  params: RunParams,
+  tis: QsGrid[],
+  di: QsGrid,
+  position: number,
+  kernel?: QsMap,
+): QsParams {
   return {
     tis,
     di,
@@ -73,7 +88,10 @@ export function buildChunkPlan(job: ChunkJobData, load: ArrayLoader): ChunkPlan 
   const rank = job.tileShape.length;
   const domainDims = dims.slice(3 - rank);
   const expectedHalo = halo.slice(3 - rank);
-  if (expectedHalo.some((h, a) => h !== job.halo[a]) || inner.slice(3 - rank).some((s, a) => s !== job.tileShape[a])) {
+  if (
+    expectedHalo.some((h, a) => h !== job.halo[a]) ||
+    inner.slice(3 - rank).some((s, a) => s !== job.tileShape[a])
+  ) {
     throw new Error(
       `job ${job.jobId}: the tile ${inner.slice(3 - rank).join('x')} with halo ${expectedHalo.join('x')} does not match the run's ` +
         `${job.tileShape.join('x')} with halo ${job.halo.join('x')}; were its inputs replaced after the run was submitted?`,
@@ -85,7 +103,9 @@ export function buildChunkPlan(job: ChunkJobData, load: ArrayLoader): ChunkPlan 
   for (const nb of job.neighbours) {
     const nDi = loadGrid(load, nb.diSha, V, `DI of job ${nb.jobId}`);
     if (nDi.shape.some((s, a) => s !== job.tileShape[a])) {
-      throw new Error(`job ${nb.jobId}: its DI is ${nDi.shape.join('x')}, not the run's tile ${job.tileShape.join('x')}`);
+      throw new Error(
+        `job ${nb.jobId}: its DI is ${nDi.shape.join('x')}, not the run's tile ${job.tileShape.join('x')}`,
+      );
     }
     const nOrder = tileOrder(nDi, job.params, nb.position, N);
     const box = neighbourBox(nb.offset, job.tileShape, job.halo);

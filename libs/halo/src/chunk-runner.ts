@@ -28,7 +28,15 @@ export interface ChunkRunOptions {
 }
 
 export type ChunkOutcome =
-  | { kind: 'completed'; cells: number; replayed: number; streamKey: string; publishedBatches: number; publishedBytes: number; receivedBatches: number }
+  | {
+      kind: 'completed';
+      cells: number;
+      replayed: number;
+      streamKey: string;
+      publishedBatches: number;
+      publishedBytes: number;
+      receivedBatches: number;
+    }
   | { kind: 'stopped'; reason: 'cancelled' | 'yielded'; done: number };
 
 export class ChunkRunner {
@@ -107,7 +115,12 @@ export class ChunkRunner {
         progressIntervalMs: options.progressIntervalMs ?? 25,
         onSimulated: (positions) => {
           const n = positions.length;
-          const rec: CellRecords = { vars: V, g: new Float64Array(n), index: new Uint32Array(n), values: new Float32Array(n * V) };
+          const rec: CellRecords = {
+            vars: V,
+            g: new Float64Array(n),
+            index: new Uint32Array(n),
+            values: new Float32Array(n * V),
+          };
           for (let a = 0; a < n; a++) {
             const i = positions[a];
             const dc = shared.path[i];
@@ -142,7 +155,11 @@ export class ChunkRunner {
         const readError = follower.error();
         if (readError) throw new Error(`reading neighbour halos failed: ${readError.message}`);
         await writer.flush();
-        return { kind: 'stopped', reason: this.stopReason ?? 'cancelled', done: this.run.finishedPositions() };
+        return {
+          kind: 'stopped',
+          reason: this.stopReason ?? 'cancelled',
+          done: this.run.finishedPositions(),
+        };
       }
       await writer.flush();
       return {

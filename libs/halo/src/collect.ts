@@ -36,7 +36,9 @@ export async function collectChunk(job: ChunkJobData, redis: Redis, load: ArrayL
     }
   });
   if (distinct !== path.cells.length) {
-    throw new Error(`chunk ${job.jobId}: its stream holds ${distinct} of ${path.cells.length} simulated cells`);
+    throw new Error(
+      `chunk ${job.jobId}: its stream holds ${distinct} of ${path.cells.length} simulated cells`,
+    );
   }
   return { sim: { shape: [...di.shape], vars: V, data: values }, index };
 }

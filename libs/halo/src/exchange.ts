@@ -55,11 +55,18 @@ export class StreamWriter {
 }
 
 /** Reads every record of one stream from the start (a chunk's own checkpoint, or results' collection). */
-export async function readWholeStream(redis: Redis, key: string, onRecords: (r: CellRecords) => void): Promise<number> {
+export async function readWholeStream(
+  redis: Redis,
+  key: string,
+  onRecords: (r: CellRecords) => void,
+): Promise<number> {
   let start = '-';
   let count = 0;
   for (;;) {
-    const entries = (await redis.xrangeBuffer(key, start, '+', 'COUNT', 500)) as unknown as [Buffer, Buffer[]][];
+    const entries = (await redis.xrangeBuffer(key, start, '+', 'COUNT', 500)) as unknown as [
+      Buffer,
+      Buffer[],
+    ][];
     if (entries.length === 0) return count;
     for (const [, fields] of entries) {
       for (let f = 0; f + 1 < fields.length; f += 2) {
@@ -160,6 +167,7 @@ export class StreamFollower {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.subscriber.off('message', this.onMessage);
-    if (this.sources.length > 0) await this.subscriber.unsubscribe(...this.sources.map((s) => s.channel)).catch(() => undefined);
+    if (this.sources.length > 0)
+      await this.subscriber.unsubscribe(...this.sources.map((s) => s.channel)).catch(() => undefined);
   }
 }

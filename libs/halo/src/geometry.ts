@@ -13,7 +13,11 @@ export interface Box {
 }
 
 /** The neighbour box for a job-grid offset, expanded to every spatial axis (leading axes not partitioned). */
-export function neighbourBox(offset: readonly number[], tile: readonly number[], halo: readonly number[]): Box {
+export function neighbourBox(
+  offset: readonly number[],
+  tile: readonly number[],
+  halo: readonly number[],
+): Box {
   const rank = tile.length;
   const lead = rank - offset.length;
   const localStart: number[] = [];

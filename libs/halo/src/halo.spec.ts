@@ -9,7 +9,13 @@ import { ChunkRunner, assembleMosaic, collectChunk } from './index';
 
 const stone = crop(trainingImage('stone.tiff'), 0, 0, 100, 100);
 
-function chunkJobs(runId: string, grid: number[], tile: number[], params: RunParams, halo: number[]): { jobs: ChunkJobData[]; arrays: Map<string, NdArray> } {
+function chunkJobs(
+  runId: string,
+  grid: number[],
+  tile: number[],
+  params: RunParams,
+  halo: number[],
+): { jobs: ChunkJobData[]; arrays: Map<string, NdArray> } {
   const arrays = new Map<string, NdArray>();
   arrays.set('ti', { shape: stone.shape, dtype: 'float32', data: stone.data });
   const N = grid.reduce((a, b) => a * b, 1);
@@ -64,10 +70,23 @@ describe('halo exchange over Redis', () => {
   async function runGrid(runId: string, grid: number[], threads: number[], params: RunParams) {
     const { jobs, arrays } = chunkJobs(runId, grid, [30, 30], params, [7, 7]);
     const load = (sha: string) => arrays.get(sha)!;
-    const outcomes = await Promise.all(jobs.map((job, i) => new ChunkRunner(job, redis, load).execute({ threads: threads[i % threads.length] })));
+    const outcomes = await Promise.all(
+      jobs.map((job, i) =>
+        new ChunkRunner(job, redis, load).execute({ threads: threads[i % threads.length] }),
+      ),
+    );
     for (const o of outcomes) expect(o.kind).toBe('completed');
     const outputs = await Promise.all(jobs.map((job) => collectChunk(job, redis, load)));
-    return { jobs, outputs, mosaic: assembleMosaic([30, 30], grid, 1, jobs.map((j, i) => ({ coords: j.coords, output: outputs[i] }))) };
+    return {
+      jobs,
+      outputs,
+      mosaic: assembleMosaic(
+        [30, 30],
+        grid,
+        1,
+        jobs.map((j, i) => ({ coords: j.coords, output: outputs[i] })),
+      ),
+    };
   }
 
   const params: RunParams = { dt: [0], k: 1.2, n: [20], seed: 100, ks: [15] };
@@ -81,14 +100,23 @@ describe('halo exchange over Redis', () => {
     const t1 = a.outputs[1];
     for (let c = 0; c < 900; c += 53) expect(t1.sim.data[c]).toBe(0.5);
     for (const out of a.outputs) {
-      for (let c = 0; c < 900; c++) if (out.index[c] !== 0xffffffff) expect(out.sim.data[c]).toBe(stone.data[out.index[c]]);
+      for (let c = 0; c < 900; c++)
+        if (out.index[c] !== 0xffffffff) expect(out.sim.data[c]).toBe(stone.data[out.index[c]]);
     }
   });
 
   it('a 1x1 grid gives the same bytes as a local simulation', async () => {
     const one = await runGrid('run-one', [1, 1], [2], params);
     const local = await simulate(
-      { tis: [stone], di: { shape: [30, 30], vars: 1, data: new Float32Array(900).fill(NaN) }, kinds: ['continuous'], k: 1.2, n: [20], seed: 100, kernelSize: [15] },
+      {
+        tis: [stone],
+        di: { shape: [30, 30], vars: 1, data: new Float32Array(900).fill(NaN) },
+        kinds: ['continuous'],
+        k: 1.2,
+        n: [20],
+        seed: 100,
+        kernelSize: [15],
+      },
       { threads: 2 },
     );
     expect(Buffer.from(one.outputs[0].sim.data.buffer).equals(Buffer.from(local.sim.data.buffer))).toBe(true);
@@ -115,6 +143,8 @@ describe('halo exchange over Redis', () => {
     if (resumed.kind === 'completed') expect(resumed.replayed).toBeGreaterThan(300);
     expect((await otherDone).kind).toBe('completed');
     const outs = await Promise.all(jobs.map((j) => collectChunk(j, redis, load)));
-    outs.forEach((o, i) => expect(Buffer.from(o.sim.data.buffer).equals(Buffer.from(ref.outputs[i].sim.data.buffer))).toBe(true));
+    outs.forEach((o, i) =>
+      expect(Buffer.from(o.sim.data.buffer).equals(Buffer.from(ref.outputs[i].sim.data.buffer))).toBe(true),
+    );
   });
 });

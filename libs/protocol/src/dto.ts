@@ -1,6 +1,19 @@
 /** HTTP request bodies, validated with class-validator (unknown fields are refused). */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMinSize, IsArray, IsBoolean, IsDefined, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
+import {
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 
 export class PrepDto {
   @ApiProperty({ description: 'job id (chunk id): a non-negative integer', example: 101 })
@@ -14,7 +27,10 @@ export class PrepDto {
   @IsArray()
   @ArrayMinSize(1, { message: 'ti needs at least one training image' })
   @IsString({ each: true })
-  @Matches(/^[0-9a-f]{64}$/, { each: true, message: 'ti entries must be sha256 of uploaded arrays (POST /v1/arrays)' })
+  @Matches(/^[0-9a-f]{64}$/, {
+    each: true,
+    message: 'ti entries must be sha256 of uploaded arrays (POST /v1/arrays)',
+  })
   ti!: string[];
 
   @ApiProperty({ description: 'destination image: sha256 of an uploaded array' })
@@ -22,7 +38,11 @@ export class PrepDto {
   @Matches(/^[0-9a-f]{64}$/, { message: 'di must be the sha256 of an uploaded array (POST /v1/arrays)' })
   di!: string;
 
-  @ApiProperty({ description: 'variable types: 0 = continuous, 1 = categorical', example: [0], type: [Number] })
+  @ApiProperty({
+    description: 'variable types: 0 = continuous, 1 = categorical',
+    example: [0],
+    type: [Number],
+  })
   @IsArray()
   @ArrayMinSize(1, { message: 'dt needs one type per variable' })
   @IsInt({ each: true })
@@ -31,15 +51,25 @@ export class PrepDto {
 }
 
 export class DmDto {
-  @ApiProperty({ description: 'job grid (-jg): nested JSON array of job ids, or a JSON file inside the data directory', example: [[101, 102], [103, 104]] })
+  @ApiProperty({
+    description: 'job grid (-jg): nested JSON array of job ids, or a JSON file inside the data directory',
+    example: [
+      [101, 102],
+      [103, 104],
+    ],
+  })
   @IsDefined({ message: 'jg (the job grid) is required' })
   jg!: unknown;
 
-  @ApiPropertyOptional({ description: 'endpoint grid (-eg): recorded and checked, not needed (the exchange goes through Redis)' })
+  @ApiPropertyOptional({
+    description: 'endpoint grid (-eg): recorded and checked, not needed (the exchange goes through Redis)',
+  })
   @IsOptional()
   eg?: unknown;
 
-  @ApiPropertyOptional({ description: 'DI grid (-di_grid_json): DI identifiers of the jobs; default input_di_<jobId>' })
+  @ApiPropertyOptional({
+    description: 'DI grid (-di_grid_json): DI identifiers of the jobs; default input_di_<jobId>',
+  })
   @IsOptional()
   di_grid_json?: unknown;
 
@@ -69,7 +99,10 @@ export class DmDto {
   @Max(0xffffffff)
   s?: number;
 
-  @ApiPropertyOptional({ description: 'threads per chunk: an integer, or a fraction of the worker cores', example: 0.5 })
+  @ApiPropertyOptional({
+    description: 'threads per chunk: an integer, or a fraction of the worker cores',
+    example: 0.5,
+  })
   @IsOptional()
   @IsNumber()
   @Min(0)

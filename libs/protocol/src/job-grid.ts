@@ -21,23 +21,29 @@ export interface FlatGrid<T> {
 }
 
 export function flattenGrid(value: unknown, field: string): FlatGrid<unknown> {
-  if (!Array.isArray(value)) throw new GridSpecError(field, 'the grid must be a JSON array (for example [[101, 102], [103, 104]])');
+  if (!Array.isArray(value))
+    throw new GridSpecError(field, 'the grid must be a JSON array (for example [[101, 102], [103, 104]])');
   const shape: number[] = [];
   let probe: unknown = value;
   while (Array.isArray(probe)) {
-    if (probe.length === 0) throw new GridSpecError(field, `empty list at depth ${shape.length}: the grid is empty`);
+    if (probe.length === 0)
+      throw new GridSpecError(field, `empty list at depth ${shape.length}: the grid is empty`);
     shape.push(probe.length);
     probe = probe[0];
   }
   const leaves: unknown[] = [];
   const walk = (node: unknown, depth: number, path: string) => {
     if (depth === shape.length) {
-      if (Array.isArray(node)) throw new GridSpecError(field, `ragged grid: ${path} is a list where a value was expected`);
+      if (Array.isArray(node))
+        throw new GridSpecError(field, `ragged grid: ${path} is a list where a value was expected`);
       leaves.push(node);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw new GridSpecError(field, `ragged grid: ${path || 'the root'} should be a list of ${shape[depth]} items like the first one`);
+      throw new GridSpecError(
+        field,
+        `ragged grid: ${path || 'the root'} should be a list of ${shape[depth]} items like the first one`,
+      );
     }
     node.forEach((child, i) => walk(child, depth + 1, `${path}[${i}]`));
   };
@@ -89,7 +95,11 @@ export function parseJobGrid(value: unknown, field = '-jg'): JobGrid {
   const ids = flat.leaves.map((v) => decodeJobId(v, field));
   const seen = new Map<string, number>();
   ids.forEach((id, r) => {
-    if (seen.has(id)) throw new GridSpecError(field, `job id ${id} appears more than once (positions ${seen.get(id)} and ${r}); ids must be unique`);
+    if (seen.has(id))
+      throw new GridSpecError(
+        field,
+        `job id ${id} appears more than once (positions ${seen.get(id)} and ${r}); ids must be unique`,
+      );
     seen.set(id, r);
   });
   return { shape: flat.shape, ids };
@@ -99,7 +109,10 @@ export function parseJobGrid(value: unknown, field = '-jg'): JobGrid {
 export function parseNameGrid(value: unknown, field: string, jobGrid: JobGrid): string[] {
   const flat = flattenGrid(value, field);
   if (flat.shape.length !== jobGrid.shape.length || flat.shape.some((s, i) => s !== jobGrid.shape[i])) {
-    throw new GridSpecError(field, `shape [${flat.shape.join(', ')}] does not match the job grid's [${jobGrid.shape.join(', ')}]`);
+    throw new GridSpecError(
+      field,
+      `shape [${flat.shape.join(', ')}] does not match the job grid's [${jobGrid.shape.join(', ')}]`,
+    );
   }
   return flat.leaves.map((v) => decodeGridName(v, field));
 }
@@ -121,7 +134,10 @@ export function positionOf(coords: readonly number[], shape: readonly number[]):
 }
 
 /** Edge, corner and diagonal neighbours: every offset in {-1,0,1}^d except 0 whose cell is in the grid. */
-export function neighbourOffsets(coords: readonly number[], shape: readonly number[]): { offset: number[]; position: number }[] {
+export function neighbourOffsets(
+  coords: readonly number[],
+  shape: readonly number[],
+): { offset: number[]; position: number }[] {
   const out: { offset: number[]; position: number }[] = [];
   const d = shape.length;
   const total = 3 ** d;

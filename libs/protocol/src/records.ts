@@ -32,7 +32,8 @@ export function decodeRecords(buf: Buffer): CellRecords {
   if (buf.length < 8) throw new Error('record batch too short');
   const n = buf.readUInt32LE(0);
   const vars = buf.readUInt32LE(4);
-  if (buf.length !== 8 + n * (12 + 4 * vars)) throw new Error(`record batch of ${buf.length} bytes does not hold ${n} records of ${vars} variables`);
+  if (buf.length !== 8 + n * (12 + 4 * vars))
+    throw new Error(`record batch of ${buf.length} bytes does not hold ${n} records of ${vars} variables`);
   const g = new Float64Array(n);
   const index = new Uint32Array(n);
   const values = new Float32Array(n * vars);

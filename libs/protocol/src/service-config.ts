@@ -79,13 +79,21 @@ export class ServiceConfig {
 }
 
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const known = Object.keys(new ServiceConfig()).concat(['REDIS_URL', 'G2S_DATA_DIR', 'DQS_TOKEN', 'DQS_BOARD_PASSWORD', 'DQS_THREADS']);
+  const known = Object.keys(new ServiceConfig()).concat([
+    'REDIS_URL',
+    'G2S_DATA_DIR',
+    'DQS_TOKEN',
+    'DQS_BOARD_PASSWORD',
+    'DQS_THREADS',
+  ]);
   const raw: Record<string, string> = {};
   for (const k of known) if (env[k] !== undefined && env[k] !== '') raw[k] = env[k]!;
   const config = plainToInstance(ServiceConfig, raw, { exposeDefaultValues: true });
   const errors = validateSync(config);
   if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    const lines = errors.map(
+      (e) => `  ${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+    );
     throw new Error(`invalid configuration (environment variables):\n${lines.join('\n')}`);
   }
   return config;

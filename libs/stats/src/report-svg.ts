@@ -107,7 +107,10 @@ export function reportSvg(
     );
   }
   // with two classes the indicator variograms of both are the same: draw the second only
-  const drawn = report.kind === 'categorical' && report.variograms.length === 2 ? report.variograms.slice(1) : report.variograms;
+  const drawn =
+    report.kind === 'categorical' && report.variograms.length === 2
+      ? report.variograms.slice(1)
+      : report.variograms;
   for (const v of drawn) {
     const at = place(p++);
     plots.push(

@@ -5,7 +5,11 @@ export function runOutputDir(dataDir: string, runId: string): string {
   return join(dataDir, 'runs', runId);
 }
 
-export function chunkOutputFiles(dataDir: string, runId: string, jobId: string): { sim: string; index: string } {
+export function chunkOutputFiles(
+  dataDir: string,
+  runId: string,
+  jobId: string,
+): { sim: string; index: string } {
   const dir = runOutputDir(dataDir, runId);
   return { sim: join(dir, `chunk_${jobId}.npy`), index: join(dir, `chunk_${jobId}.index.npy`) };
 }

@@ -28,14 +28,24 @@ export class RunRepository {
     const multi = this.redis.multi();
     multi.hset(runKey(record.runId), 'record', JSON.stringify(record), 'state', record.state);
     for (const jobId of record.jobIds) {
-      multi.hset(chunkStatesKey(record.runId), jobId, JSON.stringify({ state: 'waiting', updatedAt: new Date().toISOString() }));
+      multi.hset(
+        chunkStatesKey(record.runId),
+        jobId,
+        JSON.stringify({ state: 'waiting', updatedAt: new Date().toISOString() }),
+      );
     }
     multi.zadd(RUNS_INDEX_KEY, Date.now(), record.runId);
     await multi.exec();
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    const [raw, state, error, finishedAt] = await this.redis.hmget(runKey(runId), 'record', 'state', 'error', 'finishedAt');
+    const [raw, state, error, finishedAt] = await this.redis.hmget(
+      runKey(runId),
+      'record',
+      'state',
+      'error',
+      'finishedAt',
+    );
     if (!raw) return undefined;
     const record = JSON.parse(raw) as RunRecord;
     record.state = (state as RunState) ?? record.state;
@@ -54,13 +64,18 @@ export class RunRepository {
     if (current === 'completed' || current === 'failed' || current === 'cancelled') return false;
     const fields: string[] = ['state', state];
     if (error) fields.push('error', error);
-    if (state === 'completed' || state === 'failed' || state === 'cancelled') fields.push('finishedAt', new Date().toISOString());
+    if (state === 'completed' || state === 'failed' || state === 'cancelled')
+      fields.push('finishedAt', new Date().toISOString());
     await this.redis.hset(runKey(runId), ...fields);
     return true;
   }
 
   async setChunk(runId: string, jobId: string, state: Omit<ChunkStateRecord, 'updatedAt'>): Promise<void> {
-    await this.redis.hset(chunkStatesKey(runId), jobId, JSON.stringify({ ...state, updatedAt: new Date().toISOString() }));
+    await this.redis.hset(
+      chunkStatesKey(runId),
+      jobId,
+      JSON.stringify({ ...state, updatedAt: new Date().toISOString() }),
+    );
   }
 
   async chunks(runId: string): Promise<Record<string, ChunkStateRecord>> {
@@ -87,7 +102,9 @@ export class RunRepository {
   }
 
   /** Status as users see it: progress 0-100 per chunk and overall, 100 only once every output is durable. */
-  async status(runId: string): Promise<{ run: RunRecord; progress: number; chunks: ChunkStatus[] } | undefined> {
+  async status(
+    runId: string,
+  ): Promise<{ run: RunRecord; progress: number; chunks: ChunkStatus[] } | undefined> {
     const run = await this.get(runId);
     if (!run) return undefined;
     const states = await this.chunks(runId);

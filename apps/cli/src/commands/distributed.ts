@@ -1,0 +1,289 @@
+/** The G2S distributed workflow against a dqs server: prep, dm, status, download, kill, mosaic. */
+import { readFileSync, existsSync } from 'node:fs';
+import { extname } from 'node:path';
+import { readGrid, writeFileAtomic } from '@dqs/grids';
+import { DqsClient } from '../dqs-client';
+import {
+  FlagValues,
+  numberList,
+  parseG2sArgs,
+  singleNumber,
+  singleString,
+  switchFlag,
+  UsageError,
+} from '../g2s-args';
+import { progressBar } from '../progress';
+
+const SERVER_FLAGS = { server: ['--server', '-sa'], token: ['--token'], help: ['-h', '--help'] };
+
+function client(flags: FlagValues): DqsClient {
+  return DqsClient.from(singleString(flags, 'server', '--server'), singleString(flags, 'token', '--token'));
+}
+
+export const PREP_HELP = `dqs prep: register a job's inputs (G2S's qs_prep)
+
+  dqs prep --id 101 -ti ti.tiff [more TIs] -di di.npy -dt 0 [--server URL]
+
+Uploads the arrays once (by sha256) and names them input_ti_<k>_<id> and input_di_<id>.
+`;
+
+export async function runPrep(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, {
+    ...SERVER_FLAGS,
+    id: ['--id', '-id'],
+    ti: ['-ti'],
+    di: ['-di'],
+    dt: ['-dt'],
+  });
+  if (switchFlag(flags, 'help')) return help(PREP_HELP);
+  if (positional.length) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}`);
+  const id = singleString(flags, 'id', '--id');
+  if (!id || !/^\d+$/.test(id)) throw new UsageError('--id is required: the job id, a non-negative integer');
+  const dt = numberList(flags, 'dt', '-dt');
+  if (!dt) throw new UsageError('-dt is required: one type per variable (0 = continuous, 1 = categorical)');
+  const tiFiles = flags.get('ti');
+  if (!tiFiles?.length) throw new UsageError('-ti is required: one or more training image files');
+  const diFile = singleString(flags, 'di', '-di');
+  if (!diFile) throw new UsageError('-di is required: the destination image file of this job');
+  const c = client(flags);
+  const ti = [];
+  for (const f of tiFiles) ti.push(await c.uploadArray(readGrid(f)));
+  const di = await c.uploadArray(readGrid(diFile));
+  const r = await c.json<{ id: string; names: string[] }>('POST', '/v1/prep', { id, ti, di, dt });
+  process.stdout.write(`prepared job ${r.id}: ${r.names.join(', ')}\n`);
+  return 0;
+}
+
+export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
+
+  dqs dm -jg '[[101,102],[103,104]]' -dt 0 -k 1.2 -n 50 -j 0.5 -s 100 --submit-only [--server URL]
+
+  -jg JSON|FILE        job grid (aliases -job_grid_json, -job_grid), laid out as the image: 102 right of 101,
+                       103 below it; inline JSON or a local JSON file
+  -eg JSON|FILE        endpoint grid (-endpoint_grid_json): checked and recorded; the exchange goes through Redis
+  -di_grid_json JSON   DI identifiers per job (default input_di_<jobId>)
+  -dt -k -n -s -j -ks -ki -cti --forceSimulation   QS flags, as in dqs qs (-j is per chunk)
+  --submit-only        print the run id and return (otherwise wait, with progress, until it is done)
+`;
+
+function gridArg(flags: FlagValues, name: string, label: string): unknown {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  const text = v.join(' ').trim();
+  if (text === '') throw new UsageError(`${label} needs a value: inline JSON or a JSON file`);
+  if (text.startsWith('[')) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`${label}: invalid JSON (${(e as Error).message})`);
+    }
+  }
+  if (existsSync(text)) {
+    try {
+      return JSON.parse(readFileSync(text, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`${label}: ${text} does not hold valid JSON (${(e as Error).message})`);
+    }
+  }
+  // a path the server resolves inside its data directory
+  return text;
+}
+
+export async function runDm(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, {
+    ...SERVER_FLAGS,
+    jg: ['-jg', '-job_grid_json', '-job_grid'],
+    eg: ['-eg', '-endpoint_grid_json'],
+    dig: ['-di_grid_json'],
+    dt: ['-dt'],
+    k: ['-k'],
+    n: ['-n'],
+    s: ['-s'],
+    j: ['-j', '--jobs'],
+    ks: ['-ks'],
+    ki: ['-ki'],
+    cti: ['-cti'],
+    force: ['--forceSimulation', '-forceSimulation'],
+    submitOnly: ['--submit-only', '-submitOnly'],
+    json: ['--json'],
+  });
+  if (switchFlag(flags, 'help')) return help(DM_HELP);
+  if (positional.length) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}`);
+  const jg = gridArg(flags, 'jg', '-jg');
+  if (jg === undefined)
+    throw new UsageError('-jg is required: the job grid, e.g. -jg "[[101,102],[103,104]]"');
+  const dt = numberList(flags, 'dt', '-dt');
+  if (!dt) throw new UsageError('-dt is required (e.g. -dt 0)');
+  const k = singleNumber(flags, 'k', '-k');
+  if (k === undefined) throw new UsageError('-k is required (e.g. -k 1.2)');
+  const n = numberList(flags, 'n', '-n');
+  if (!n) throw new UsageError('-n is required (e.g. -n 50)');
+  const c = client(flags);
+  const kiFile = singleString(flags, 'ki', '-ki');
+  const body = {
+    jg,
+    eg: gridArg(flags, 'eg', '-eg'),
+    di_grid_json: gridArg(flags, 'dig', '-di_grid_json'),
+    dt,
+    k,
+    n,
+    s: singleNumber(flags, 's', '-s'),
+    j: singleNumber(flags, 'j', '-j'),
+    ks: numberList(flags, 'ks', '-ks'),
+    ki: kiFile ? await c.uploadArray(readGrid(kiFile)) : undefined,
+    cti: switchFlag(flags, 'cti', '-cti') || undefined,
+    forceSimulation: switchFlag(flags, 'force', '--forceSimulation') || undefined,
+  };
+  const run = await c.json<{ runId: string; jobIds: string[]; seed: number }>('POST', '/v1/runs', body);
+  if (switchFlag(flags, 'submitOnly', '--submit-only')) {
+    process.stdout.write(`${run.runId}\n`);
+    return 0;
+  }
+  process.stderr.write(`run ${run.runId}: ${run.jobIds.length} chunks, seed ${run.seed}\n`);
+  const final = await follow(c, run.runId);
+  if (switchFlag(flags, 'json', '--json')) process.stdout.write(JSON.stringify(final) + '\n');
+  process.stdout.write(`${run.runId}\n`);
+  return final.state === 'completed' ? 0 : 1;
+}
+
+interface Status {
+  runId: string;
+  state: string;
+  progress: number;
+  error?: string;
+  gridShape: number[];
+  chunks: { jobId: string; state: string; progress: number; error?: string }[];
+}
+
+/** Follows a run until it ends, with a progress bar on stderr. */
+export async function follow(c: DqsClient, runId: string, quiet = false): Promise<Status> {
+  const bar = progressBar(`run ${runId}`, quiet);
+  try {
+    for (;;) {
+      const s = await c.json<Status>('GET', `/v1/runs/${runId}`);
+      bar.update(Math.round(s.progress * 100), 10000);
+      if (s.state === 'completed' || s.state === 'failed' || s.state === 'cancelled') {
+        bar.stop();
+        if (s.state === 'failed') process.stderr.write(`run ${runId} failed: ${s.error}\n`);
+        if (s.state === 'cancelled') process.stderr.write(`run ${runId} was cancelled\n`);
+        return s;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+export const STATUS_HELP = `dqs status RUN [--json] [--server URL]: state, progress (0-100) and each chunk's state\n`;
+
+export async function runStatus(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, json: ['--json'] });
+  if (switchFlag(flags, 'help')) return help(STATUS_HELP);
+  if (positional.length !== 1) throw new UsageError('give one run id: dqs status RUN');
+  const s = await client(flags).json<Status>('GET', `/v1/runs/${positional[0]}`);
+  if (switchFlag(flags, 'json', '--json')) {
+    process.stdout.write(JSON.stringify(s) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    `run ${s.runId}: ${s.state}, ${s.progress.toFixed(1)}%${s.error ? ` (${s.error})` : ''}\n`,
+  );
+  const cols = s.gridShape[s.gridShape.length - 1];
+  const rows: string[] = [];
+  for (let i = 0; i < s.chunks.length; i += cols) {
+    rows.push(
+      s.chunks
+        .slice(i, i + cols)
+        .map((ch) => `${ch.jobId}:${ch.state}${ch.state === 'durable' ? '' : ` ${ch.progress}%`}`.padEnd(22))
+        .join(' '),
+    );
+  }
+  process.stdout.write(rows.join('\n') + '\n');
+  for (const ch of s.chunks) if (ch.error) process.stdout.write(`chunk ${ch.jobId}: ${ch.error}\n`);
+  return 0;
+}
+
+function formatOf(file: string, given: string | undefined): string {
+  if (given) return given;
+  const ext = extname(file).toLowerCase().slice(1);
+  if (['npy', 'tiff', 'tif', 'png', 'json'].includes(ext)) return ext === 'tif' ? 'tiff' : ext;
+  throw new UsageError(`-o ${file}: give a .npy, .tiff, .png or .json file (or --format)`);
+}
+
+export const DOWNLOAD_HELP = `dqs download ID -o FILE.npy [--run RUN] [--index] [--format npy|tiff|png|json] [--server URL]
+
+Waits until chunk ID is written (G2S's -waitAndDownload), then saves it. Without --run: the latest run with that job.
+`;
+
+export async function runDownload(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, {
+    ...SERVER_FLAGS,
+    o: ['-o', '--output'],
+    run: ['--run'],
+    index: ['--index'],
+    format: ['--format'],
+    timeout: ['--timeout'],
+  });
+  if (switchFlag(flags, 'help')) return help(DOWNLOAD_HELP);
+  if (positional.length !== 1 || !/^\d+$/.test(positional[0]))
+    throw new UsageError('give one job id: dqs download ID -o FILE.npy');
+  const out = singleString(flags, 'o', '-o');
+  if (!out) throw new UsageError('-o FILE is required (.npy, .tiff, .png or .json)');
+  const format = formatOf(out, singleString(flags, 'format', '--format'));
+  const run = singleString(flags, 'run', '--run');
+  const q = new URLSearchParams({
+    format,
+    wait: 'true',
+    timeout: String(singleNumber(flags, 'timeout', '--timeout') ?? 86400),
+  });
+  if (switchFlag(flags, 'index', '--index')) q.set('part', 'index');
+  const path = run ? `/v1/runs/${run}/chunks/${positional[0]}?${q}` : `/v1/chunks/${positional[0]}?${q}`;
+  const bytes = await client(flags).bytes(path);
+  writeFileAtomic(out, bytes);
+  process.stdout.write(`chunk ${positional[0]} -> ${out} (${bytes.length} bytes)\n`);
+  return 0;
+}
+
+export const MOSAIC_HELP = `dqs mosaic RUN -o FILE.npy [--index] [--format npy|tiff|png|json] [--server URL]: the assembled run (waits)\n`;
+
+export async function runMosaic(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, {
+    ...SERVER_FLAGS,
+    o: ['-o', '--output'],
+    index: ['--index'],
+    format: ['--format'],
+  });
+  if (switchFlag(flags, 'help')) return help(MOSAIC_HELP);
+  if (positional.length !== 1) throw new UsageError('give one run id: dqs mosaic RUN -o FILE.npy');
+  const out = singleString(flags, 'o', '-o');
+  if (!out) throw new UsageError('-o FILE is required (.npy, .tiff, .png or .json)');
+  const q = new URLSearchParams({
+    format: formatOf(out, singleString(flags, 'format', '--format')),
+    wait: 'true',
+  });
+  if (switchFlag(flags, 'index', '--index')) q.set('part', 'index');
+  const bytes = await client(flags).bytes(`/v1/runs/${positional[0]}/mosaic?${q}`);
+  writeFileAtomic(out, bytes);
+  process.stdout.write(`mosaic of ${positional[0]} -> ${out} (${bytes.length} bytes)\n`);
+  return 0;
+}
+
+export const KILL_HELP = `dqs kill RUN [--server URL]: stop every chunk of a run\n`;
+
+export async function runKill(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, SERVER_FLAGS);
+  if (switchFlag(flags, 'help')) return help(KILL_HELP);
+  if (positional.length !== 1) throw new UsageError('give one run id: dqs kill RUN');
+  const r = await client(flags).json<{ runId: string; state: string }>(
+    'POST',
+    `/v1/runs/${positional[0]}/kill`,
+  );
+  process.stdout.write(`run ${r.runId}: ${r.state}\n`);
+  return 0;
+}
+
+function help(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}

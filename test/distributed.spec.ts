@@ -1,0 +1,517 @@
+/**
+ * Distributed QS end to end: redis-server, coordinator, results and workers run as real processes (the entry
+ * points docker-compose uses), driven through the HTTP API and the dqs command line.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
+import { DqsClient, DqsServerError } from '../apps/cli/src/dqs-client';
+import { freePort } from '../apps/cli/src/local-stack';
+import { crop, trainingImage } from './support/training-images';
+import { TestStack, startTestStack } from './support/stack';
+
+const ROOT = join(__dirname, '..');
+const DQS = join(ROOT, 'bin', 'dqs.js');
+const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const TILE = 40;
+
+interface Status {
+  state: string;
+  progress: number;
+  error?: string;
+  chunks: { jobId: string; state: string; progress: number; error?: string }[];
+}
+
+function nd(shape: number[], data: Float32Array): NdArray {
+  return { shape, dtype: 'float32', data };
+}
+
+function emptyDi(hard = 0): Float32Array {
+  const d = new Float32Array(TILE * TILE).fill(NaN);
+  for (let c = 0; c < d.length && hard > 0; c += hard) d[c] = stone.data[c];
+  return d;
+}
+
+async function prep(client: DqsClient, ids: number[], tiData = stone.data): Promise<void> {
+  const ti = await client.uploadArray(nd([80, 80], tiData));
+  for (const id of ids) {
+    const di = await client.uploadArray(nd([TILE, TILE], emptyDi(id % 3 === 0 ? 97 : 0)));
+    await client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
+  }
+}
+
+const RUN = { dt: [0], k: 1.2, n: [20], s: 100, j: 1, ks: [21] };
+
+async function waitFor(client: DqsClient, runId: string, timeoutMs = 120000): Promise<Status> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await client.json<Status>('GET', `/v1/runs/${runId}`);
+    if (['completed', 'failed', 'cancelled'].includes(s.state)) return s;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`run ${runId} still ${s.state} (${s.progress}%) after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+async function mosaicOf(client: DqsClient, runId: string): Promise<Buffer> {
+  return Buffer.from(await client.bytes(`/v1/runs/${runId}/mosaic?wait=true`));
+}
+
+function dqs(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [DQS, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 300000,
+  });
+}
+
+/** Mean |difference| of neighbouring cells across tile borders over the same inside tiles (1 = invisible seams). */
+function seamRatio(m: Float32Array, size: number, tile: number): number {
+  let seam = 0;
+  let ns = 0;
+  let inside = 0;
+  let ni = 0;
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c + 1 < size; c++) {
+      const d = Math.abs(m[r * size + c + 1] - m[r * size + c]);
+      if ((c + 1) % tile === 0) {
+        seam += d;
+        ns++;
+      } else {
+        inside += d;
+        ni++;
+      }
+      const e = Math.abs(m[(c + 1) * size + r] - m[c * size + r]);
+      if ((c + 1) % tile === 0) {
+        seam += e;
+        ns++;
+      } else {
+        inside += e;
+        ni++;
+      }
+    }
+  }
+  return seam / ns / (inside / ni);
+}
+
+describe('the seed example through the dqs command line (dqs up, prep, dm, status, download, mosaic)', () => {
+  let up: ChildProcess;
+  let server = '';
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dqs-cli-e2e-'));
+    const port = await freePort();
+    up = spawn(process.execPath, [DQS, 'up', '--workers', '2', '--port', String(port)], {
+      env: {
+        ...process.env,
+        G2S_DATA_DIR: join(dir, 'g2s'),
+        REDIS_URL: '',
+        DQS_LOCK_DURATION_MS: '4000',
+        DQS_STALLED_INTERVAL_MS: '2000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`dqs up did not print its URL: ${out}`)), 60000);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const m = /^(http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          server = m[1];
+          resolve();
+        }
+      };
+      up.stdout!.on('data', onData);
+      up.stderr!.on('data', onData);
+    });
+    expect(server).toBe(`http://127.0.0.1:${port}`);
+  });
+  afterAll(async () => {
+    up.kill('SIGINT');
+    await new Promise((r) => up.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prepares four jobs with their own TIs and DIs, runs them, and downloads each cropped chunk and the mosaic', async () => {
+    // four related TIs (ramps as in the seed example) and four DIs with hard data in different places
+    const tis: Record<number, Float32Array> = {};
+    const dis: Record<number, Float32Array> = {};
+    for (const [i, id] of [101, 102, 103, 104].entries()) {
+      tis[id] = stone.data.map((v, c) => Math.min(1, v + 0.05 * i * ((c % 80) / 79)));
+      const di = new Float32Array(TILE * TILE).fill(NaN);
+      for (let c = 0; c < TILE * TILE; c++) {
+        const r = Math.floor(c / TILE);
+        const col = c % TILE;
+        if (
+          (i === 0 && r < 4) ||
+          (i === 1 && col < 4) ||
+          (i === 2 && Math.abs(r - col) < 2) ||
+          (i === 3 && Math.abs(r - 20) < 3 && Math.abs(col - 20) < 3)
+        ) {
+          di[c] = tis[id][r * 80 + col];
+        }
+      }
+      dis[id] = di;
+      writeGrid(join(dir, `ti_${id}.npy`), nd([80, 80], tis[id]));
+      writeGrid(join(dir, `di_${id}.npy`), nd([TILE, TILE], di));
+      const p = dqs([
+        'prep',
+        '--id',
+        String(id),
+        '-ti',
+        join(dir, `ti_${id}.npy`),
+        '-di',
+        join(dir, `di_${id}.npy`),
+        '-dt',
+        '0',
+        '--server',
+        server,
+      ]);
+      expect(p.stderr).toBe('');
+      expect(p.status).toBe(0);
+      expect(p.stdout).toContain(`input_di_${id}`);
+    }
+    const dm = dqs([
+      'dm',
+      '-jg',
+      '[[101,102],[103,104]]',
+      '-dt',
+      '0',
+      '-k',
+      '1.2',
+      '-n',
+      '20',
+      '-j',
+      '0.5',
+      '-s',
+      '100',
+      '-ks',
+      '21',
+      '--submit-only',
+      '--server',
+      server,
+    ]);
+    expect(dm.status).toBe(0);
+    const runId = dm.stdout.trim().split('\n').pop()!;
+    expect(runId).toMatch(/^r[0-9a-z]+$/);
+    // progress reaches 100 only when all four chunks can be downloaded
+    const client = new DqsClient(server);
+    for (;;) {
+      const st = dqs(['status', runId, '--json', '--server', server]);
+      expect(st.status).toBe(0);
+      const s = JSON.parse(st.stdout) as Status;
+      const durable = s.chunks.filter((c) => c.state === 'durable').length;
+      if (s.progress >= 100) {
+        expect(durable).toBe(4);
+        for (const id of [101, 102, 103, 104])
+          expect((await client.bytes(`/v1/runs/${runId}/chunks/${id}`)).length).toBeGreaterThan(0);
+        break;
+      }
+      expect(durable).toBeLessThan(4);
+      expect(s.state).not.toBe('failed');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const id of [101, 102, 103, 104]) {
+      const file = join(dir, `chunk_${id}.npy`);
+      const d = dqs(['download', String(id), '-o', file, '--server', server]);
+      expect(d.status).toBe(0);
+      const idx = join(dir, `chunk_${id}.index.npy`);
+      expect(dqs(['download', String(id), '-o', idx, '--index', '--server', server]).status).toBe(0);
+      const sim = readGrid(file);
+      const index = readGrid(idx).data as Uint32Array;
+      expect(sim.shape).toEqual([TILE, TILE]);
+      for (let c = 0; c < TILE * TILE; c++) {
+        if (Number.isFinite(dis[id][c]))
+          expect(sim.data[c]).toBe(dis[id][c]); // hard data kept
+        else expect(sim.data[c]).toBe(tis[id][index[c]]); // from this job's own TI
+      }
+    }
+    const m = dqs(['mosaic', runId, '-o', join(dir, 'mosaic.npy'), '--server', server]);
+    expect(m.status).toBe(0);
+    const mosaic = readGrid(join(dir, 'mosaic.npy'));
+    expect(mosaic.shape).toEqual([2 * TILE, 2 * TILE]);
+    // laid out as the grid reads: 102 is right of 101, 103 below it
+    const c102 = readGrid(join(dir, 'chunk_102.npy')).data;
+    const c103 = readGrid(join(dir, 'chunk_103.npy')).data;
+    expect(mosaic.data[0 * 80 + 40]).toBe(c102[0]);
+    expect(mosaic.data[40 * 80 + 0]).toBe(c103[0]);
+    expect(dqs(['mosaic', runId, '-o', join(dir, 'mosaic.png'), '--server', server]).status).toBe(0);
+    expect(readFileSync(join(dir, 'mosaic.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(dqs(['download', '101', '-o', join(dir, 'c.tiff'), '--server', server]).status).toBe(0);
+    expect(readGrid(join(dir, 'c.tiff')).shape).toEqual([TILE, TILE]);
+  });
+});
+
+describe('distributed runs against the real services', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 1, slots: 1 });
+    await prep(t.client, [1, 2, 3, 4, 5, 6, 7, 8, 9, 201, 301, 302]);
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  let reference: Buffer;
+  it('a 2x2 grid with one worker slot, then with three workers: the same bytes', async () => {
+    const a = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    expect((await waitFor(t.client, a.runId)).state).toBe('completed');
+    reference = await mosaicOf(t.client, a.runId);
+    await t.stack.addWorker();
+    await t.stack.addWorker();
+    const b = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    expect((await waitFor(t.client, b.runId)).state).toBe('completed');
+    expect((await mosaicOf(t.client, b.runId)).equals(reference)).toBe(true);
+    for (const w of t.stack.workers().slice(1)) w.child.kill('SIGTERM');
+  });
+
+  it('a 1x1 grid gives the same bytes as dqs qs with the same inputs and seed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dqs-1x1-'));
+    writeGrid(join(dir, 'ti.npy'), nd([80, 80], stone.data));
+    writeGrid(join(dir, 'di.npy'), nd([TILE, TILE], emptyDi(97))); // job 201 was prepared with this DI (201 % 3 = 0)
+    const local = dqs([
+      'qs',
+      '-ti',
+      join(dir, 'ti.npy'),
+      '-di',
+      join(dir, 'di.npy'),
+      '-dt',
+      '0',
+      '-k',
+      '1.2',
+      '-n',
+      '20',
+      '-s',
+      '100',
+      '-j',
+      '1',
+      '-ks',
+      '21',
+      '-o',
+      join(dir, 'local'),
+      '--quiet',
+    ]);
+    expect(local.status).toBe(0);
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[201]] });
+    expect((await waitFor(t.client, run.runId)).state).toBe('completed');
+    const chunk = Buffer.from(await t.client.bytes(`/v1/runs/${run.runId}/chunks/201`));
+    expect(chunk.equals(readFileSync(join(dir, 'local.npy')))).toBe(true);
+    const index = Buffer.from(await t.client.bytes(`/v1/runs/${run.runId}/chunks/201?part=index`));
+    expect(index.equals(readFileSync(join(dir, 'local.index.npy')))).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a 3x3 grid completes with a single worker slot (no deadlock), without seams', async () => {
+    expect(t.stack.workers()).toHaveLength(1);
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+    });
+    const s = await waitFor(t.client, run.runId, 180000);
+    expect(s.state).toBe('completed');
+    expect(s.progress).toBe(100);
+    const m = parseNpy(await mosaicOf(t.client, run.runId));
+    expect(m.shape).toEqual([120, 120]);
+    const ratio = seamRatio(m.data as Float32Array, 120, TILE);
+    // G2S's own 3x3 stone run: 0.99; a naive mosaic of independent tiles: 3.3
+    expect(ratio).toBeLessThan(1.35);
+  });
+
+  it('every bad input is a 4xx naming the problem, and nothing is enqueued', async () => {
+    const before = (await t.client.json<unknown[]>('GET', '/v1/runs')).length;
+    const cases: [unknown, RegExp][] = [
+      [{ ...RUN, jg: [[1, 2], [3]] }, /jg: ragged grid/],
+      [{ ...RUN, jg: [] }, /jg: empty list/],
+      [
+        {
+          ...RUN,
+          jg: [
+            [1, 2],
+            [3, 4],
+          ],
+          eg: [['a:1', 'b:2']],
+        },
+        /eg: shape \[1, 2\] does not match the job grid's \[2, 2\]/,
+      ],
+      [
+        {
+          ...RUN,
+          jg: [
+            [1, 2],
+            [3, 4],
+          ],
+          di_grid_json: [['input_di_1'], ['input_di_2']],
+        },
+        /di_grid_json: shape \[2, 1\] does not match/,
+      ],
+      [
+        {
+          ...RUN,
+          jg: [
+            [1, 2],
+            [2, 4],
+          ],
+        },
+        /job id 2 appears more than once/,
+      ],
+      [{ ...RUN, jg: [[1, 777]] }, /job 777: no DI named input_di_777; prepare it first/],
+      [{ ...RUN, jg: [[1, 2]], ks: [101] }, /(halo .* is wider than a tile|kernel .* is larger than)/],
+      [
+        { ...RUN, jg: [[1, 2]], ks: [101], cti: true },
+        /halo \(50 cells: half the kernel\) is wider than a tile \(40 cells\)/,
+      ],
+      [{ ...RUN, jg: '../../etc/passwd' }, /jg: '..\/..\/etc\/passwd' is outside the data directory/],
+      [{ ...RUN, jg: '[[1, 2' }, /jg: invalid JSON/],
+      [{ ...RUN, jg: [[1, 2]], foo: 1 }, /property foo should not exist/],
+      [{ ...RUN, jg: [[1, 2]], k: 0.5 }, /k must be a number >= 1/],
+      [{ ...RUN, jg: [[1, -2]] }, /negative job id -2/],
+      [
+        { ...RUN, jg: [[1, 2]], dt: [0, 0] },
+        /2 variable types are given, so the last axis must have 2 entries/,
+      ],
+    ];
+    for (const [body, message] of cases) {
+      let error: DqsServerError | undefined;
+      try {
+        await t.client.json('POST', '/v1/runs', body);
+      } catch (e) {
+        error = e as DqsServerError;
+      }
+      if (!error) throw new Error(`accepted: ${JSON.stringify(body)}`);
+      expect(error).toBeInstanceOf(DqsServerError);
+      expect(error!.status).toBe(400);
+      expect(error!.message).toMatch(message);
+    }
+    expect((await t.client.json<unknown[]>('GET', '/v1/runs')).length).toBe(before);
+    // prep and uploads too
+    await expect(
+      t.client.json('POST', '/v1/prep', { id: 5, ti: ['0'.repeat(64)], di: '0'.repeat(64), dt: [0] }),
+    ).rejects.toThrow(/no uploaded array/);
+    await expect(t.client.json('POST', '/v1/prep', { id: 'x', ti: [], di: 'a', dt: [] })).rejects.toThrow(
+      /id must be a non-negative integer/,
+    );
+    const res = await fetch(`${t.stack.url}/v1/arrays`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'not an npy',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/not a readable NPY array/);
+  });
+
+  it('kill stops every chunk of a run within seconds', async () => {
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      n: [40],
+      ks: [31],
+      jg: [[301, 302]],
+    });
+    for (;;) {
+      const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      if (s.chunks.some((c) => c.state === 'running' || c.state === 'blocked')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const killed = Date.now();
+    const k = dqs(['kill', run.runId, '--server', t.stack.url]);
+    expect(k.status).toBe(0);
+    for (;;) {
+      const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      expect(s.state).toBe('cancelled');
+      if (s.chunks.every((c) => c.state === 'cancelled' || c.state === 'waiting')) break;
+      expect(Date.now() - killed).toBeLessThan(5000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // a cancelled run is not resurrected, and the worker takes new work
+    const next = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[201]] });
+    expect((await waitFor(t.client, next.runId)).state).toBe('completed');
+    expect((await t.client.json<Status>('GET', `/v1/runs/${run.runId}`)).state).toBe('cancelled');
+  });
+
+  it("a chunk that fails for good fails its run with that chunk's error", async () => {
+    // job 401's DI disappears from the data directory after submission
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const unique = emptyDi(0);
+    unique[5] = 0.123;
+    const diSha = await t.client.uploadArray(nd([TILE, TILE], unique));
+    await t.client.json('POST', '/v1/prep', { id: 401, ti: [ti], di: diSha, dt: [0] });
+    await t.client.json('POST', '/v1/prep', {
+      id: 402,
+      ti: [ti],
+      di: await t.client.uploadArray(nd([TILE, TILE], emptyDi(0))),
+      dt: [0],
+    });
+    for (const w of t.stack.workers()) w.child.kill('SIGSTOP');
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[401, 402]] });
+    unlinkSync(join(t.dataDir, 'arrays', `${diSha}.npy`));
+    for (const w of t.stack.workers()) w.child.kill('SIGCONT');
+    const s = await waitFor(t.client, run.runId);
+    expect(s.state).toBe('failed');
+    expect(s.error).toMatch(/chunk 401 failed: .*ENOENT|chunk 401 failed: .*no such file/i);
+  });
+});
+
+describe('a worker killed with SIGKILL in the middle of a run', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 2, slots: 1 });
+    await prep(t.client, [1, 2, 3, 4]);
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it('the run still completes, with the same bytes as an undisturbed run', async () => {
+    const quiet = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    expect((await waitFor(t.client, quiet.runId)).state).toBe('completed');
+    const expected = await mosaicOf(t.client, quiet.runId);
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    for (;;) {
+      const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      if (s.progress > 15) break;
+      expect(s.state).not.toBe('completed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const victim = t.stack.workers()[0];
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const s = await waitFor(t.client, run.runId, 120000);
+    expect(s.state).toBe('completed');
+    expect((await mosaicOf(t.client, run.runId)).equals(expected)).toBe(true);
+  });
+});
+
+// keep the imports honest for readers: serializeNpy and existsSync are used by helpers above in some branches
+void serializeNpy;
+void existsSync;
