@@ -53,7 +53,12 @@ export function qsParamsOf(
 }
 
 export function loadGrid(load: ArrayLoader, sha: string, vars: number, label: string): QsGrid {
-  const a = load(sha);
+  let a: NdArray;
+  try {
+    a = load(sha);
+  } catch (e) {
+    throw new Error(`${label}: cannot read stored array ${sha} (${(e as Error).message})`);
+  }
   return gridFromArray(a.shape, toFloat32(a), vars, label);
 }
 

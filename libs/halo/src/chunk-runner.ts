@@ -104,7 +104,7 @@ export class ChunkRunner {
     let lastDone = -1;
     let lastChange = Date.now();
     let blocked = false;
-    const blockedAfter = options.blockedAfterMs ?? 500;
+    const blockedAfter = options.blockedAfterMs ?? 150;
     const threads = options.threads ?? resolveThreadCount(job.params.j);
     try {
       await follower.start();
@@ -112,7 +112,7 @@ export class ChunkRunner {
       // 3. simulate, publishing finished cells in batches
       this.run = new SimulationRun(shared, {
         threads,
-        progressIntervalMs: options.progressIntervalMs ?? 25,
+        progressIntervalMs: options.progressIntervalMs ?? 5,
         onSimulated: (positions) => {
           const n = positions.length;
           const rec: CellRecords = {
