@@ -17,7 +17,8 @@ import { LocalStack } from '../apps/cli/src/local-stack';
 const root = join(__dirname, '..', '..');
 const shared = join(root, '..', 'shared');
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const opt = (name: string, fallback: string) =>
+  args.includes(name) ? args[args.indexOf(name) + 1] : fallback;
 const repeat = Number(opt('--repeat', '3'));
 const tiFile = opt('--ti', join(shared, 'training-images', 'stone.tiff'));
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -40,17 +41,35 @@ async function main(): Promise<void> {
   const redis = new Redis(stack.redisUrl);
   try {
     const ti = await client.uploadArray(readGrid(tiFile));
-    const di = await client.uploadArray({ shape: [100, 100], dtype: 'float32', data: new Float32Array(10000).fill(NaN) });
-    for (const id of [201, 202, 203, 204]) await client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
+    const di = await client.uploadArray({
+      shape: [100, 100],
+      dtype: 'float32',
+      data: new Float32Array(10000).fill(NaN),
+    });
+    for (const id of [201, 202, 203, 204])
+      await client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
     const dm: number[] = [];
     const qs: number[] = [];
     const traffic: number[] = [];
     for (let r = 0; r < repeat; r++) {
       const before = await redisTraffic(redis);
       const t0 = performance.now();
-      const run = await client.json<{ runId: string }>('POST', '/v1/runs', { jg: [[201, 202], [203, 204]], dt: [0], k: 1.2, n: [50], j: 0.5, s: 100 });
+      const run = await client.json<{ runId: string }>('POST', '/v1/runs', {
+        jg: [
+          [201, 202],
+          [203, 204],
+        ],
+        dt: [0],
+        k: 1.2,
+        n: [50],
+        j: 0.5,
+        s: 100,
+      });
       for (;;) {
-        const s = await client.json<{ state: string; progress: number; error?: string }>('GET', `/v1/runs/${run.runId}`);
+        const s = await client.json<{ state: string; progress: number; error?: string }>(
+          'GET',
+          `/v1/runs/${run.runId}`,
+        );
         if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`run ${s.state}: ${s.error}`);
         if (s.progress >= 100) break;
         await new Promise((res) => setTimeout(res, 50));
@@ -58,18 +77,52 @@ async function main(): Promise<void> {
       dm.push((performance.now() - t0) / 1000);
       traffic.push((await redisTraffic(redis)) - before);
       const t1 = performance.now();
-      const local = spawnSync(process.execPath, [join(root, 'bin', 'dqs.js'), 'qs', '-ti', tiFile, '-di', '200x200', '-dt', '0', '-k', '1.2', '-n', '50', '-s', '100', '-j', '2', '-o', join(dir, 'local'), '--quiet'], { encoding: 'utf8' });
+      const local = spawnSync(
+        process.execPath,
+        [
+          join(root, 'bin', 'dqs.js'),
+          'qs',
+          '-ti',
+          tiFile,
+          '-di',
+          '200x200',
+          '-dt',
+          '0',
+          '-k',
+          '1.2',
+          '-n',
+          '50',
+          '-s',
+          '100',
+          '-j',
+          '2',
+          '-o',
+          join(dir, 'local'),
+          '--quiet',
+        ],
+        { encoding: 'utf8' },
+      );
       if (local.status !== 0) throw new Error(local.stderr);
       qs.push((performance.now() - t1) / 1000);
     }
     const runs = g2s['dm2x2_stone_100x100_j0.5_s100 (3 runs)'] as unknown as { wall_s: number }[] | undefined;
     const ref = runs?.map((x) => x.wall_s);
-    console.log(`stone 2x2 of 100x100 tiles, k 1.2, n 50, -j 0.5, seed 100; 2 workers; ${repeat} run(s), medians`);
-    console.log(`  dqs dm (submit -> progress 100)      ${median(dm).toFixed(2)} s   (runs: ${dm.map((x) => x.toFixed(2)).join(', ')})`);
-    console.log(`  dqs qs 200x200 -j 2 (whole process)  ${median(qs).toFixed(2)} s   (runs: ${qs.map((x) => x.toFixed(2)).join(', ')})`);
+    console.log(
+      `stone 2x2 of 100x100 tiles, k 1.2, n 50, -j 0.5, seed 100; 2 workers; ${repeat} run(s), medians`,
+    );
+    console.log(
+      `  dqs dm (submit -> progress 100)      ${median(dm).toFixed(2)} s   (runs: ${dm.map((x) => x.toFixed(2)).join(', ')})`,
+    );
+    console.log(
+      `  dqs qs 200x200 -j 2 (whole process)  ${median(qs).toFixed(2)} s   (runs: ${qs.map((x) => x.toFixed(2)).join(', ')})`,
+    );
     console.log(`  dm / local                          ${(median(dm) / median(qs)).toFixed(2)}`);
-    console.log(`  G2S qs_dm on this machine           ${ref ? `${median(ref).toFixed(2)} s (median of ${ref.join(', ')})` : '12.29 s (median, reference/g2s/README.md)'}`);
-    console.log(`  Redis traffic per chunk             ${(median(traffic) / 4 / 1024).toFixed(0)} KiB (all commands in and out, divided by 4 chunks)`);
+    console.log(
+      `  G2S qs_dm on this machine           ${ref ? `${median(ref).toFixed(2)} s (median of ${ref.join(', ')})` : '12.29 s (median, reference/g2s/README.md)'}`,
+    );
+    console.log(
+      `  Redis traffic per chunk             ${(median(traffic) / 4 / 1024).toFixed(0)} KiB (all commands in and out, divided by 4 chunks)`,
+    );
   } finally {
     redis.disconnect();
     await stack.stop();

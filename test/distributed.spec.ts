@@ -467,7 +467,9 @@ describe('distributed runs against the real services', () => {
     const s = await waitFor(t.client, run.runId);
     expect(s.state).toBe('failed');
     // 401 itself, or its neighbour 402 (which reads 401's DI for its halo), whichever fails first
-    expect(s.error).toMatch(/chunk 40[12] failed: DI of job 401: cannot read stored array .*(ENOENT|no such file)/i);
+    expect(s.error).toMatch(
+      /chunk 40[12] failed: DI of job 401: cannot read stored array .*(ENOENT|no such file)/i,
+    );
   });
 });
 

@@ -114,9 +114,7 @@ export class RunsService {
     }
   }
 
-  async submit(
-    dto: DmDto,
-  ): Promise<{
+  async submit(dto: DmDto): Promise<{
     runId: string;
     jobIds: string[];
     gridShape: number[];
