@@ -250,7 +250,11 @@ describe('distributed runs against the real services', () => {
   let t: TestStack;
   beforeAll(async () => {
     t = await startTestStack({ workers: 1, slots: 1 });
-    await prep(t.client, [1, 2, 3, 4, 5, 6, 7, 8, 9, 201, 301, 302]);
+    await prep(t.client, [1, 2, 3, 4, 5, 6, 7, 8, 9, 201]);
+    // larger tiles for the kill test, so that the run is still going when it is killed
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const big = await t.client.uploadArray(nd([160, 160], new Float32Array(160 * 160).fill(NaN)));
+    for (const id of [301, 302]) await t.client.json('POST', '/v1/prep', { id, ti: [ti], di: big, dt: [0] });
   });
   afterAll(async () => {
     await t?.stack.stop();
