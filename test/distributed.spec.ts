@@ -3,7 +3,7 @@
  * points docker-compose uses), driven through the HTTP API and the dqs command line.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
@@ -519,6 +519,68 @@ describe('a worker killed with SIGKILL in the middle of a run', () => {
   });
 });
 
-// keep the imports honest for readers: serializeNpy and existsSync are used by helpers above in some branches
-void serializeNpy;
-void existsSync;
+describe('the coordinator as a server: token, Bull Board login, upload limit, health, metrics, OpenAPI', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 1, env: { DQS_TOKEN: 'sekret', DQS_MAX_UPLOAD_MB: '1' } });
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it('needs the token for every change, not for reading', async () => {
+    const npy = serializeNpy(nd([4, 4], new Float32Array(16)));
+    const anonymous = await fetch(`${t.stack.url}/v1/arrays`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.from(npy),
+    });
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { message: string }).message).toMatch(/needs a token/);
+    const wrong = await fetch(`${t.stack.url}/v1/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer nope' },
+      body: '{}',
+    });
+    expect(wrong.status).toBe(401);
+    expect((await fetch(`${t.stack.url}/v1/runs`)).status).toBe(200);
+    const authed = new DqsClient(t.stack.url, 'sekret');
+    expect(await authed.uploadArray(nd([4, 4], new Float32Array(16)))).toMatch(/^[0-9a-f]{64}$/);
+    const cli = dqs(['kill', 'rnope', '--server', t.stack.url]);
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/needs a token/);
+  });
+
+  it('refuses uploads over the size limit', async () => {
+    const big = serializeNpy(nd([600, 600], new Float32Array(360000)));
+    const res = await fetch(`${t.stack.url}/v1/arrays`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', authorization: 'Bearer sekret' },
+      body: Buffer.from(big),
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it('keeps Bull Board behind a login, and serves health, metrics and OpenAPI', async () => {
+    expect((await fetch(`${t.stack.url}/queues`)).status).toBe(401);
+    const basic = (p: string) => `Basic ${Buffer.from(`dqs:${p}`).toString('base64')}`;
+    expect(
+      (await fetch(`${t.stack.url}/queues`, { headers: { authorization: basic('wrong') } })).status,
+    ).toBe(401);
+    const board = await fetch(`${t.stack.url}/queues/api/queues`, {
+      headers: { authorization: basic('sekret') },
+    });
+    expect(board.status).toBe(200);
+    expect(JSON.stringify(await board.json())).toContain('chunks');
+    const health = (await (await fetch(`${t.stack.url}/health`)).json()) as { status: string; redis: string };
+    expect(health).toMatchObject({ status: 'ok', redis: 'PONG' });
+    const metrics = await (await fetch(`${t.stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/dqs_queue_jobs\{queue="chunks",state="waiting"\} \d+/);
+    expect(metrics).toMatch(/dqs_workers \d+/);
+    const docs = await fetch(`${t.stack.url}/docs-json`);
+    expect(docs.status).toBe(200);
+    expect(Object.keys(((await docs.json()) as { paths: object }).paths)).toEqual(
+      expect.arrayContaining(['/v1/runs', '/v1/prep', '/v1/arrays', '/v1/chunks/{jobId}']),
+    );
+  });
+});
