@@ -583,3 +583,44 @@ describe('the coordinator as a server: token, Bull Board login, upload limit, he
     );
   });
 });
+
+describe('a worker that may hold only one chunk', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({
+      workers: 1,
+      slots: 1,
+      env: { DQS_MAX_HELD_CHUNKS: '1', DQS_YIELD_AFTER_MS: '100' },
+    });
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it('sends a blocked chunk back to the queue; it resumes from its stream, and the bytes are those of a normal run', async () => {
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const di = await t.client.uploadArray(nd([20, 20], new Float32Array(400).fill(NaN)));
+    for (const id of [1, 2]) await t.client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
+    const body = { jg: [[1, 2]], dt: [0], k: 1.2, n: [12], s: 3, j: 1, ks: [7] };
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', body);
+    expect((await waitFor(t.client, run.runId, 180000)).state).toBe('completed');
+    const yielded = await t.client.bytes(`/v1/runs/${run.runId}/mosaic`);
+    // the same run on a normal worker, and the 1x2 run through the halo library directly, agree
+    const normal = await startTestStack({ workers: 1, slots: 1 });
+    try {
+      const ti2 = await normal.client.uploadArray(nd([80, 80], stone.data));
+      const di2 = await normal.client.uploadArray(nd([20, 20], new Float32Array(400).fill(NaN)));
+      for (const id of [1, 2])
+        await normal.client.json('POST', '/v1/prep', { id, ti: [ti2], di: di2, dt: [0] });
+      const ref = await normal.client.json<{ runId: string }>('POST', '/v1/runs', body);
+      expect((await waitFor(normal.client, ref.runId)).state).toBe('completed');
+      expect(
+        Buffer.from(yielded).equals(Buffer.from(await normal.client.bytes(`/v1/runs/${ref.runId}/mosaic`))),
+      ).toBe(true);
+    } finally {
+      await normal.stack.stop();
+    }
+    const log = readFileSync(join(t.dataDir, '..', 'logs', 'worker-1.log'), 'utf8');
+    expect(log).toMatch(/blocked, back to the queue/);
+  });
+});
