@@ -23,6 +23,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# python3-numpy: the Python client (clients/python) and its tests
+if ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 && ! python3 -c 'import numpy' >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing python3-numpy (apt-get)..." >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy >/dev/null
+  else
+    echo "note: numpy for python3 is missing; the Python client's tests need it ('sudo apt-get install python3-numpy')." >&2
+  fi
+fi
+
 # npm packages: install when missing or when the lock file changed since the last install.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm packages (npm ci)..." >&2
