@@ -284,6 +284,31 @@ describe('distributed runs against the real services', () => {
     for (const w of t.stack.workers().slice(1)) w.child.kill('SIGTERM');
   });
 
+  it('pause and resume (API and CLI) leave the bytes unchanged, and a paused run does not advance', async () => {
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
+    const p = dqs(['pause', run.runId, '--server', t.stack.url]);
+    expect(p.stdout).toContain('paused');
+    await new Promise((r) => setTimeout(r, 2500)); // chunks already running stop at their next cell
+    const a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+    expect(a.state).toBe('paused');
+    expect(b.progress).toBe(a.progress);
+    expect(b.progress).toBeLessThan(100);
+    await expect(t.client.json('POST', `/v1/runs/${run.runId}/pause`)).rejects.toThrow(
+      /only a queued or running run can be paused/,
+    );
+    expect(dqs(['resume', run.runId, '--server', t.stack.url]).status).toBe(0);
+    expect((await waitFor(t.client, run.runId)).state).toBe('completed');
+    expect((await mosaicOf(t.client, run.runId)).equals(reference)).toBe(true);
+  });
+
   it('a 1x1 grid gives the same bytes as dqs qs with the same inputs and seed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dqs-1x1-'));
     writeGrid(join(dir, 'ti.npy'), nd([80, 80], stone.data));

@@ -19,8 +19,10 @@ import {
   runDownload,
   runKill,
   runMosaic,
+  runPauseCommand,
   runPrep,
   runStatus,
+  PAUSE_HELP,
 } from './commands/distributed';
 import { UP_HELP, runUp } from './commands/up';
 import { DqsServerError } from './dqs-client';
@@ -35,6 +37,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   status: { run: runStatus, help: STATUS_HELP },
   download: { run: runDownload, help: DOWNLOAD_HELP },
   kill: { run: runKill, help: KILL_HELP },
+  pause: { run: runPauseCommand(true), help: PAUSE_HELP },
+  resume: { run: runPauseCommand(false), help: PAUSE_HELP },
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
 };
 
@@ -49,6 +53,7 @@ usage: dqs <command> [flags]
   up        start a dqs server here (redis, coordinator, results, workers)
   prep      register a job's inputs (qs_prep)          dm      launch a distributed run (qs_dm)
   status    a run's progress and chunks                 kill    stop a run
+  pause     pause a run (resume: go on; same result)
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
   (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
 

@@ -96,6 +96,20 @@ export class ApiController {
     return this.runs.kill(runId);
   }
 
+  @Post('runs/:runId/pause')
+  @ApiOperation({
+    summary: 'Pause a run: its chunks stop at a cell boundary and free their CPU; the result does not change',
+  })
+  pause(@Param('runId') runId: string) {
+    return this.runs.pause(runId, true);
+  }
+
+  @Post('runs/:runId/resume')
+  @ApiOperation({ summary: 'Resume a paused run' })
+  resume(@Param('runId') runId: string) {
+    return this.runs.pause(runId, false);
+  }
+
   @Get('runs/:runId/mosaic')
   @ApiQuery({ name: 'format', required: false, enum: ['npy', 'tiff', 'png', 'json'] })
   @ApiQuery({ name: 'part', required: false, enum: ['sim', 'index'] })

@@ -12,6 +12,7 @@ import { toFloat32 } from '@dqs/grids';
 import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
+  PAUSE_CHANNEL,
   ChunkJobData,
   DmDto,
   GridSpecError,
@@ -339,6 +340,20 @@ export class RunsService {
         });
     }
     return out;
+  }
+
+  async pause(runId: string, pause: boolean): Promise<{ runId: string; state: string }> {
+    const run = await this.runs.get(runId);
+    if (!run) throw new NotFoundException(`no run ${runId}`);
+    if (pause && run.state !== 'queued' && run.state !== 'running') {
+      throw new ConflictException(`run ${runId} is ${run.state}; only a queued or running run can be paused`);
+    }
+    if (!pause && run.state !== 'paused')
+      throw new ConflictException(`run ${runId} is ${run.state}, not paused`);
+    if (pause) await this.runs.pause(runId);
+    else await this.runs.resume(runId);
+    await this.ctx.redis.publish(PAUSE_CHANNEL, `${pause ? 'pause' : 'resume'} ${runId}`);
+    return { runId, state: pause ? 'paused' : 'running' };
   }
 
   async kill(runId: string): Promise<{ runId: string; state: string }> {

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
+  PAUSE_CHANNEL,
   ChunkJobData,
   ChunkResult,
   QUEUE_PREFIX,
@@ -43,8 +44,14 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     this.subscriber = new Redis(connection);
     this.store = new ArrayStore(resolveDataDirs(process.env).data);
     this.runs = new RunRepository(this.redis);
-    this.subscriber.on('message', (_channel, runId: string) => this.cancelRun(runId));
-    await this.subscriber.subscribe(CANCEL_CHANNEL);
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === CANCEL_CHANNEL) this.cancelRun(message);
+      else if (channel === PAUSE_CHANNEL) {
+        const [action, runId] = message.split(' ');
+        this.pauseRun(runId, action === 'pause');
+      }
+    });
+    await this.subscriber.subscribe(CANCEL_CHANNEL, PAUSE_CHANNEL);
     this.connection = connection as ConnectionOptions;
     this.worker = this.newWorker(this.config.DQS_SLOTS, (job, token, signal) =>
       this.process(job, token, signal),
@@ -57,6 +64,17 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
 
   private cancelRun(runId: string): void {
     for (const a of this.active.values()) if (a.runId === runId) a.runner.stop('cancelled');
+  }
+
+  /** A paused chunk stops at a cell boundary and frees its CPU (its slot goes to other work, as a blocked one's). */
+  private pauseRun(runId: string, pause: boolean): void {
+    for (const a of this.active.values()) {
+      if (a.runId !== runId || a.runner.isPaused() === pause) continue;
+      if (pause) a.runner.pause();
+      else a.runner.resume();
+      this.blocked += pause ? 1 : -1;
+      this.rebalance();
+    }
   }
 
   private newWorker(
@@ -216,6 +234,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       clearInterval(cancelPoll);
       signal?.removeEventListener('abort', onAbort);
       if (isBlocked) this.blocked--;
+      if (runner.isPaused()) this.blocked--;
       this.active.delete(key);
       this.rebalance();
     }

@@ -49,6 +49,23 @@ export class ChunkRunner {
     private readonly load: ArrayLoader,
   ) {}
 
+  private paused = false;
+
+  /** Pauses at the next cell boundary (the threads then use no CPU); the bytes do not change. */
+  pause(): void {
+    this.paused = true;
+    this.run?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.run?.resume();
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
   /** Stops at the next cell boundary; run() then resolves with kind 'stopped'. */
   stop(reason: 'cancelled' | 'yielded'): void {
     this.stopReason ??= reason;
@@ -147,6 +164,7 @@ export class ChunkRunner {
           if (err) this.run?.cancel();
         },
       });
+      if (this.paused) this.run.pause();
       if (this.stopReason) this.run.cancel();
       try {
         await this.run.done;

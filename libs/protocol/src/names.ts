@@ -14,6 +14,11 @@ export const chunkStreamKey = (runId: string, diId: string) => `dqs:{${runId}}:d
 export const chunkWakeChannel = (runId: string, diId: string) => `dqs:{${runId}}:wake:${diId}`;
 export const cancelledKey = (runId: string) => `dqs:{${runId}}:cancelled`;
 export const CANCEL_CHANNEL = 'dqs:cancel';
+export const pausedKey = (runId: string) => `dqs:{${runId}}:paused`;
+/** Pause and resume of runs: messages "pause <runId>" / "resume <runId>" (the paused key is the durable state). */
+export const PAUSE_CHANNEL = 'dqs:pause';
+/** A run's state or a chunk's progress changed (for live views); the message is the run id. */
+export const RUN_EVENTS_CHANNEL = 'dqs:run-events';
 /** Latest run that produced a job id's chunk (downloads by job id, as G2S's -waitAndDownload). */
 export const latestRunOfJobKey = (jobId: string) => `dqs:job:${jobId}:run`;
 export const RUNS_INDEX_KEY = 'dqs:runs';

@@ -55,7 +55,8 @@ export interface ChunkResult {
   cells: number;
 }
 
-export type ChunkState = 'waiting' | 'running' | 'blocked' | 'simulated' | 'durable' | 'failed' | 'cancelled';
+export type ChunkState =
+  'waiting' | 'running' | 'blocked' | 'paused' | 'simulated' | 'durable' | 'failed' | 'cancelled';
 
 export interface ChunkStatus {
   jobId: string;
@@ -67,7 +68,7 @@ export interface ChunkStatus {
   worker?: string;
 }
 
-export type RunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type RunState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
 export interface RunRecord {
   runId: string;

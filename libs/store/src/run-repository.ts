@@ -6,8 +6,10 @@ import {
   RUNS_INDEX_KEY,
   RunRecord,
   RunState,
+  RUN_EVENTS_CHANNEL,
   cancelledKey,
   chunkStatesKey,
+  pausedKey,
   latestRunOfJobKey,
   runKey,
 } from '@dqs/protocol';
@@ -58,16 +60,34 @@ export class RunRepository {
     return this.redis.zrevrange(RUNS_INDEX_KEY, 0, limit - 1);
   }
 
-  /** Moves a run to a state; final states (completed, failed, cancelled) are never left. */
+  /** Moves a run to a state; final states (completed, failed, cancelled) are never left, and a paused run stays paused until resumed. */
   async setState(runId: string, state: RunState, error?: string): Promise<boolean> {
     const current = await this.redis.hget(runKey(runId), 'state');
     if (current === 'completed' || current === 'failed' || current === 'cancelled') return false;
+    if (current === 'paused' && state === 'running') return false;
     const fields: string[] = ['state', state];
     if (error) fields.push('error', error);
     if (state === 'completed' || state === 'failed' || state === 'cancelled')
       fields.push('finishedAt', new Date().toISOString());
     await this.redis.hset(runKey(runId), ...fields);
+    await this.redis.publish(RUN_EVENTS_CHANNEL, runId);
     return true;
+  }
+
+  async pause(runId: string): Promise<void> {
+    await this.redis.set(pausedKey(runId), '1');
+    await this.redis.hset(runKey(runId), 'state', 'paused');
+    await this.redis.publish(RUN_EVENTS_CHANNEL, runId);
+  }
+
+  async resume(runId: string): Promise<void> {
+    await this.redis.del(pausedKey(runId));
+    await this.redis.hset(runKey(runId), 'state', 'running');
+    await this.redis.publish(RUN_EVENTS_CHANNEL, runId);
+  }
+
+  async isPaused(runId: string): Promise<boolean> {
+    return (await this.redis.exists(pausedKey(runId))) === 1;
   }
 
   async setChunk(runId: string, jobId: string, state: Omit<ChunkStateRecord, 'updatedAt'>): Promise<void> {

@@ -270,6 +270,22 @@ export async function runMosaic(argv: string[]): Promise<number> {
 }
 
 export const KILL_HELP = `dqs kill RUN [--server URL]: stop every chunk of a run\n`;
+export const PAUSE_HELP = `dqs pause RUN / dqs resume RUN [--server URL]: pause a run (its chunks stop and free their CPU) and resume it; the result does not change\n`;
+
+export function runPauseCommand(pause: boolean): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    const { flags, positional } = parseG2sArgs(argv, SERVER_FLAGS);
+    if (switchFlag(flags, 'help')) return help(PAUSE_HELP);
+    if (positional.length !== 1)
+      throw new UsageError(`give one run id: dqs ${pause ? 'pause' : 'resume'} RUN`);
+    const r = await client(flags).json<{ runId: string; state: string }>(
+      'POST',
+      `/v1/runs/${positional[0]}/${pause ? 'pause' : 'resume'}`,
+    );
+    process.stdout.write(`run ${r.runId}: ${r.state}\n`);
+    return 0;
+  };
+}
 
 export async function runKill(argv: string[]): Promise<number> {
   const { flags, positional } = parseG2sArgs(argv, SERVER_FLAGS);
