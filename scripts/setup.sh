@@ -33,6 +33,12 @@ if ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 && ! python3 -c 'import 
   fi
 fi
 
+# chromium: the web view's tests drive Debian's chromium with playwright-core
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium (apt-get, for the web view's tests)..." >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || echo "note: chromium could not be installed" >&2
+fi
+
 # npm packages: install when missing or when the lock file changed since the last install.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm packages (npm ci)..." >&2

@@ -21,6 +21,8 @@ import { DownloadsService } from './downloads.service';
 import { FLOW, RunsService } from './runs.service';
 import { QueueMetrics } from './queue-metrics';
 import { TokenGuard } from './auth.guard';
+import { LiveViewService } from './web/live-view.service';
+import { WebController } from './web/web.controller';
 
 const config = loadServiceConfig();
 /** The Bull Board password: DQS_BOARD_PASSWORD, else the API token, else one made for this start (logged). */
@@ -49,7 +51,7 @@ const connection = redisOptionsFromUrl(config.REDIS_URL) as ConnectionOptions;
     ),
     PrometheusModule.register(),
   ],
-  controllers: [ApiController, HealthController],
+  controllers: [ApiController, HealthController, WebController],
   providers: [
     { provide: ServiceConfig, useValue: config },
     CoordinatorContext,
@@ -57,6 +59,7 @@ const connection = redisOptionsFromUrl(config.REDIS_URL) as ConnectionOptions;
     DownloadsService,
     QueueMetrics,
     TokenGuard,
+    LiveViewService,
   ],
 })
 export class CoordinatorModule implements NestModule {

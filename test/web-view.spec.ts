@@ -1,0 +1,133 @@
+/**
+ * The web view in a real headless Chromium: a run submitted through the API appears, its tiles fill in live,
+ * the statistics and download buttons of a finished run are there, and kill, pause and resume work.
+ * Screenshots are kept in test-artifacts/.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { NdArray } from '@dqs/grids';
+import { crop, trainingImage } from './support/training-images';
+import { TestStack, startTestStack } from './support/stack';
+import { launchBrowser } from './support/browser';
+import { DqsClient } from '../apps/cli/src/dqs-client';
+
+const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
+const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const nd = (shape: number[], data: Float32Array): NdArray => ({ shape, dtype: 'float32', data });
+
+describe('the web view', () => {
+  let t: TestStack;
+  let browser: Browser;
+  let page: Page;
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    t = await startTestStack({ workers: 1, slots: 1, env: { DQS_TOKEN: 'web-secret' } });
+    t.client = new DqsClient(t.stack.url, 'web-secret');
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const small = await t.client.uploadArray(nd([30, 30], new Float32Array(900).fill(NaN)));
+    const big = await t.client.uploadArray(nd([160, 160], new Float32Array(160 * 160).fill(NaN)));
+    for (let id = 1; id <= 9; id++)
+      await t.client.json('POST', '/v1/prep', { id, ti: [ti], di: small, dt: [0] });
+    for (const id of [11, 12]) await t.client.json('POST', '/v1/prep', { id, ti: [ti], di: big, dt: [0] });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stack.stop();
+  });
+
+  it('shows a run submitted through the API, fills in its tiles live, then the mosaic, statistics and downloads', async () => {
+    await page.goto(t.stack.url + '/');
+    await page.waitForSelector('#empty');
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      jg: [
+        [1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+      dt: [0],
+      k: 1.2,
+      n: [20],
+      s: 5,
+      j: 1,
+      ks: [15],
+    });
+    // the list updates by itself (server-sent events)
+    await page.waitForSelector(`tr.run[data-run="${run.runId}"]`, { timeout: 20000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'web-runs.png') });
+    await page.click(`tr.run[data-run="${run.runId}"]`);
+    await page.waitForSelector('.tile[data-job="1"]');
+    expect(await page.locator('.tile').count()).toBe(9);
+    // tiles fill in as chunks progress, and end written
+    await page.waitForFunction(
+      () => document.querySelectorAll('.tile[data-state="durable"]').length === 9,
+      undefined,
+      { timeout: 60000 },
+    );
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('.tile img')).every(
+          (i) => (i as HTMLImageElement).naturalWidth > 0,
+        ),
+      undefined,
+      { timeout: 20000 },
+    );
+    await page.waitForSelector('#statsText', { timeout: 20000 });
+    expect(await page.textContent('#statsText')).toMatch(/KS distance of values: 0\.\d+/);
+    expect(await page.locator('svg.variogram').count()).toBe(1);
+    await page.waitForFunction(
+      () => (document.getElementById('mosaic') as HTMLImageElement).naturalWidth > 0,
+    );
+    expect(await page.textContent('#state')).toBe('completed');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-run-completed.png'), fullPage: true });
+    // download buttons give real files
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('tr[data-job="5"] a:text("NPY")'),
+    ]);
+    expect(download.suggestedFilename()).toBe('chunk_5.npy');
+    const href = await page.getAttribute('#mtiff', 'href');
+    const res = await page.request.get(t.stack.url + href!);
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).toContain('image/tiff');
+    // Bull Board is linked (and behind its login)
+    expect(await page.getAttribute('a[href="/queues"]', 'href')).toBe('/queues');
+  });
+
+  it('pause, resume and kill buttons work (asking for the token once)', async () => {
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      jg: [[11, 12]],
+      dt: [0],
+      k: 1.2,
+      n: [50],
+      s: 1,
+      j: 1,
+      ks: [41],
+    });
+    await page.goto(`${t.stack.url}/#${run.runId}`);
+    await page.waitForFunction(() => document.getElementById('state')!.textContent === 'running', undefined, {
+      timeout: 20000,
+    });
+    page.on('dialog', (d) => void (d.type() === 'prompt' ? d.accept('web-secret') : d.accept()));
+    await page.click('#pause');
+    await page.waitForFunction(() => document.getElementById('state')!.textContent === 'paused', undefined, {
+      timeout: 10000,
+    });
+    expect((await t.client.json<{ state: string }>('GET', `/v1/runs/${run.runId}`)).state).toBe('paused');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-run-paused.png') });
+    await page.click('#resume');
+    await page.waitForFunction(() => document.getElementById('state')!.textContent === 'running', undefined, {
+      timeout: 10000,
+    });
+    await page.click('#kill');
+    await page.waitForFunction(
+      () => document.getElementById('state')!.textContent === 'cancelled',
+      undefined,
+      { timeout: 10000 },
+    );
+    expect((await t.client.json<{ state: string }>('GET', `/v1/runs/${run.runId}`)).state).toBe('cancelled');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-run-cancelled.png') });
+  });
+});
