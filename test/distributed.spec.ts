@@ -229,6 +229,11 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
         else expect(sim.data[c]).toBe(tis[id][index[c]]); // from this job's own TI
       }
     }
+    // the job grid drawn as the image: 101 102 on the first line, 103 104 on the second
+    const text = dqs(['status', runId, '--server', server]).stdout.split('\n');
+    expect(text[0]).toMatch(/completed, 100\.0%/);
+    expect(text[1]).toMatch(/101 \[########\] 100% done .* 102 \[########\] 100% done/);
+    expect(text[2]).toMatch(/103 .* 104 /);
     const m = dqs(['mosaic', runId, '-o', join(dir, 'mosaic.npy'), '--server', server]);
     expect(m.status).toBe(0);
     const mosaic = readGrid(join(dir, 'mosaic.npy'));

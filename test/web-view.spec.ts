@@ -77,6 +77,7 @@ describe('the web view', () => {
     await page.waitForSelector('#statsText', { timeout: 20000 });
     expect(await page.textContent('#statsText')).toMatch(/KS distance of values: 0\.\d+/);
     expect(await page.locator('svg.variogram').count()).toBe(1);
+    expect(await page.locator('svg.histogram rect').count()).toBe(30);
     await page.waitForFunction(
       () => (document.getElementById('mosaic') as HTMLImageElement).naturalWidth > 0,
     );

@@ -72,7 +72,28 @@ export class DqsClient {
     return ((await res.json()) as { sha256: string }).sha256;
   }
 
-  async bytes(path: string): Promise<Uint8Array> {
-    return new Uint8Array(await (await this.request('GET', path)).arrayBuffer());
+  /** Downloads a body; with a progress reporter, shows bytes received against Content-Length. */
+  async bytes(
+    path: string,
+    progress?: { update(done: number, total: number): void; stop(): void },
+  ): Promise<Uint8Array> {
+    const res = await this.request('GET', path);
+    if (!progress || !res.body) return new Uint8Array(await res.arrayBuffer());
+    const total = Number(res.headers.get('content-length') ?? 0);
+    const parts: Uint8Array[] = [];
+    let done = 0;
+    try {
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done: end, value } = await reader.read();
+        if (end) break;
+        parts.push(value);
+        done += value.length;
+        if (total > 0) progress.update(done, total);
+      }
+    } finally {
+      progress.stop();
+    }
+    return Buffer.concat(parts);
   }
 }

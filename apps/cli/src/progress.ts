@@ -6,8 +6,14 @@ export interface Progress {
   stop(): void;
 }
 
-export function progressBar(label: string, quiet = false): Progress {
-  if (quiet) return { update: () => undefined, stop: () => undefined };
+export function progressBar(
+  label: string,
+  quiet = false,
+  options: { unit?: string; terminalOnly?: boolean } = {},
+): Progress {
+  const unit = options.unit ?? 'cells';
+  if (quiet || (options.terminalOnly && !process.stderr.isTTY))
+    return { update: () => undefined, stop: () => undefined };
   if (process.stderr.isTTY) {
     const bar = new SingleBar(
       {
@@ -37,7 +43,7 @@ export function progressBar(label: string, quiet = false): Progress {
       const decile = total > 0 ? Math.floor((10 * done) / total) : 10;
       if (decile > lastDecile) {
         lastDecile = decile;
-        process.stderr.write(`${label}: ${decile * 10}% (${done}/${total} cells)\n`);
+        process.stderr.write(`${label}: ${decile * 10}% (${done}/${total} ${unit})\n`);
       }
     },
     stop: () => undefined,

@@ -112,6 +112,38 @@ export function meanStd(data: ArrayLike<number>): { mean: number; std: number } 
   return { mean, std: n ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : NaN };
 }
 
+/** Histograms of two samples over common bins spanning both (fractions of finite values). */
+export function histograms(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  bins: number,
+): { edges: number[]; ti: number[]; sim: number[] } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of [a, b]) {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  if (!Number.isFinite(lo)) return { edges: [], ti: [], sim: [] };
+  const width = hi > lo ? (hi - lo) / bins : 1;
+  const count = (x: ArrayLike<number>) => {
+    const h = new Array<number>(bins).fill(0);
+    let n = 0;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      if (!Number.isFinite(v)) continue;
+      h[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+      n++;
+    }
+    return h.map((c) => c / Math.max(1, n));
+  };
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * width), ti: count(a), sim: count(b) };
+}
+
 export function classProportions(data: ArrayLike<number>): Map<number, number> {
   const counts = new Map<number, number>();
   let n = 0;
@@ -191,6 +223,8 @@ export interface ComparisonReport {
   ti: { mean: number; std: number };
   /** Continuous: KS distance of the value distributions. */
   ks?: number;
+  /** Continuous: histograms of TI and simulation values over the same bins (fractions). */
+  histogram?: { edges: number[]; ti: number[]; sim: number[] };
   /** Categorical: proportion of each class in the TI and in the simulation. */
   proportions?: { class: number; ti: number; sim: number }[];
   /** Variograms (categorical: indicator variogram of each class, keyed by class). */
@@ -233,6 +267,7 @@ export function compareWithTi(
     }
   } else {
     report.ks = ksDistance(sim.data, ti.data);
+    report.histogram = histograms(ti.data, sim.data, 30);
     const vt = variogram(ti, maxLag);
     const vs = variogram(sim, maxLag);
     report.variograms.push({

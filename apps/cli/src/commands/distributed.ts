@@ -46,9 +46,20 @@ export async function runPrep(argv: string[]): Promise<number> {
   const diFile = singleString(flags, 'di', '-di');
   if (!diFile) throw new UsageError('-di is required: the destination image file of this job');
   const c = client(flags);
-  const ti = [];
-  for (const f of tiFiles) ti.push(await c.uploadArray(readGrid(f)));
-  const di = await c.uploadArray(readGrid(diFile));
+  const files = [...tiFiles, diFile];
+  const bar = progressBar(`upload job ${id}`, false, { unit: 'arrays', terminalOnly: true });
+  const shas: string[] = [];
+  try {
+    for (const [k, f] of files.entries()) {
+      bar.update(k, files.length);
+      shas.push(await c.uploadArray(readGrid(f)));
+    }
+    bar.update(files.length, files.length);
+  } finally {
+    bar.stop();
+  }
+  const di = shas.pop()!;
+  const ti = shas;
   const r = await c.json<{ id: string; names: string[] }>('POST', '/v1/prep', { id, ti, di, dt });
   process.stdout.write(`prepared job ${r.id}: ${r.names.join(', ')}\n`);
   return 0;
@@ -146,6 +157,43 @@ export async function runDm(argv: string[]): Promise<number> {
   return final.state === 'completed' ? 0 : 1;
 }
 
+/** The job grid as text, laid out as the image: each tile with its job id, state and progress. */
+export function drawGrid(s: Status, colour = false): string {
+  const cols = s.gridShape[s.gridShape.length - 1];
+  const paint = (state: string, text: string) => {
+    if (!colour) return text;
+    const code =
+      state === 'durable'
+        ? 32
+        : state === 'failed'
+          ? 31
+          : state === 'blocked' || state === 'paused'
+            ? 33
+            : state === 'cancelled'
+              ? 90
+              : 36;
+    return `\x1b[${code}m${text}\x1b[0m`;
+  };
+  const cell = (c: Status['chunks'][number]) => {
+    const filled = Math.round(c.progress / 12.5);
+    const bar = '#'.repeat(filled) + '.'.repeat(8 - filled);
+    const label = c.state === 'durable' ? 'done' : c.state;
+    return paint(
+      c.state,
+      `${c.jobId.padStart(5)} [${bar}] ${String(c.progress).padStart(3)}% ${label.padEnd(9)}`,
+    );
+  };
+  const rows: string[] = [];
+  for (let i = 0; i < s.chunks.length; i += cols)
+    rows.push(
+      s.chunks
+        .slice(i, i + cols)
+        .map(cell)
+        .join(' '),
+    );
+  return rows.join('\n');
+}
+
 interface Status {
   runId: string;
   state: string;
@@ -155,13 +203,21 @@ interface Status {
   chunks: { jobId: string; state: string; progress: number; error?: string }[];
 }
 
-/** Follows a run until it ends, with a progress bar on stderr. */
+/** Follows a run until it ends: on a terminal its job grid, redrawn each second; otherwise a line every 10 %. */
 export async function follow(c: DqsClient, runId: string, quiet = false): Promise<Status> {
-  const bar = progressBar(`run ${runId}`, quiet);
+  const tty = !quiet && process.stderr.isTTY;
+  const bar = progressBar(`run ${runId}`, quiet || tty, { unit: '1/100 %' });
+  let drawn = 0;
   try {
     for (;;) {
       const s = await c.json<Status>('GET', `/v1/runs/${runId}`);
       bar.update(Math.round(s.progress * 100), 10000);
+      if (tty) {
+        const text = `run ${runId}: ${s.state} ${s.progress.toFixed(1)}%\n${drawGrid(s, true)}\n`;
+        if (drawn) process.stderr.write(`\x1b[${drawn}A\x1b[J`);
+        process.stderr.write(text);
+        drawn = text.split('\n').length - 1;
+      }
       if (s.state === 'completed' || s.state === 'failed' || s.state === 'cancelled') {
         bar.stop();
         if (s.state === 'failed') process.stderr.write(`run ${runId} failed: ${s.error}\n`);
@@ -189,17 +245,7 @@ export async function runStatus(argv: string[]): Promise<number> {
   process.stdout.write(
     `run ${s.runId}: ${s.state}, ${s.progress.toFixed(1)}%${s.error ? ` (${s.error})` : ''}\n`,
   );
-  const cols = s.gridShape[s.gridShape.length - 1];
-  const rows: string[] = [];
-  for (let i = 0; i < s.chunks.length; i += cols) {
-    rows.push(
-      s.chunks
-        .slice(i, i + cols)
-        .map((ch) => `${ch.jobId}:${ch.state}${ch.state === 'durable' ? '' : ` ${ch.progress}%`}`.padEnd(22))
-        .join(' '),
-    );
-  }
-  process.stdout.write(rows.join('\n') + '\n');
+  process.stdout.write(drawGrid(s, process.stdout.isTTY) + '\n');
   for (const ch of s.chunks) if (ch.error) process.stdout.write(`chunk ${ch.jobId}: ${ch.error}\n`);
   return 0;
 }
@@ -239,7 +285,10 @@ export async function runDownload(argv: string[]): Promise<number> {
   });
   if (switchFlag(flags, 'index', '--index')) q.set('part', 'index');
   const path = run ? `/v1/runs/${run}/chunks/${positional[0]}?${q}` : `/v1/chunks/${positional[0]}?${q}`;
-  const bytes = await client(flags).bytes(path);
+  const bytes = await client(flags).bytes(
+    path,
+    progressBar(`download ${positional[0]}`, false, { unit: 'bytes', terminalOnly: true }),
+  );
   writeFileAtomic(out, bytes);
   process.stdout.write(`chunk ${positional[0]} -> ${out} (${bytes.length} bytes)\n`);
   return 0;
@@ -263,7 +312,10 @@ export async function runMosaic(argv: string[]): Promise<number> {
     wait: 'true',
   });
   if (switchFlag(flags, 'index', '--index')) q.set('part', 'index');
-  const bytes = await client(flags).bytes(`/v1/runs/${positional[0]}/mosaic?${q}`);
+  const bytes = await client(flags).bytes(
+    `/v1/runs/${positional[0]}/mosaic?${q}`,
+    progressBar(`mosaic ${positional[0]}`, false, { unit: 'bytes', terminalOnly: true }),
+  );
   writeFileAtomic(out, bytes);
   process.stdout.write(`mosaic of ${positional[0]} -> ${out} (${bytes.length} bytes)\n`);
   return 0;

@@ -187,6 +187,7 @@ async function showFinished(s) {
   box.appendChild(el('p', { id: 'statsText' }, lines.join(' · ')));
   var row = el('div', { class: 'row' });
   if (r.proportions) row.appendChild(barsPlot(r.proportions));
+  if (r.histogram && r.histogram.edges.length) row.appendChild(histogramPlot(r.histogram));
   (r.variograms.length === 2 && r.kind === 'categorical' ? r.variograms.slice(1) : r.variograms).forEach(function (v) { row.appendChild(variogramPlot(v)); });
   box.appendChild(row);
 }
@@ -212,6 +213,20 @@ function variogramPlot(v) {
     });
   });
   add(s, 'text', { x: 50, y: 35 }, 'solid: TI, dashed: simulation; blue: along rows, orange: along cols');
+  return s;
+}
+
+function histogramPlot(h) {
+  var W = 320, H = 240, s = svg(W, H); s.setAttribute('class', 'histogram');
+  add(s, 'text', { x: 10, y: 15 }, 'value histogram (blue: TI, red: simulation)');
+  var n = h.ti.length, ymax = Math.max.apply(null, h.ti.concat(h.sim)) * 1.1 || 1, bw = (W - 50) / n;
+  function py(y) { return H - 25 - (H - 50) * y / ymax; }
+  add(s, 'line', { x1: 40, y1: py(0), x2: W - 10, y2: py(0), stroke: '#333' });
+  for (var i = 0; i < n; i++) add(s, 'rect', { x: 40 + i * bw, y: py(h.ti[i]), width: Math.max(1, bw - 1), height: py(0) - py(h.ti[i]), fill: '#1f77b4', opacity: 0.6 });
+  var pts = h.sim.map(function (y, i) { return (40 + (i + 0.5) * bw) + ',' + py(y); }).join(' ');
+  add(s, 'polyline', { points: pts, fill: 'none', stroke: '#d62728', 'stroke-width': 2 });
+  add(s, 'text', { x: 40, y: H - 8 }, h.edges[0].toPrecision(3));
+  add(s, 'text', { x: W - 50, y: H - 8 }, h.edges[n].toPrecision(3));
   return s;
 }
 
