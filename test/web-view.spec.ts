@@ -132,3 +132,56 @@ describe('the web view', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'web-run-cancelled.png') });
   });
 });
+
+describe('the web view with a 10x10 job grid', () => {
+  let t: TestStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 2, slots: 1 });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stack.stop();
+  });
+
+  it('stays responsive and fills in all 100 tiles from small previews', async () => {
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const di = await t.client.uploadArray(nd([12, 12], new Float32Array(144).fill(NaN)));
+    const ids = Array.from({ length: 100 }, (_, i) => 1000 + i);
+    for (const id of ids) await t.client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
+    const grid = Array.from({ length: 10 }, (_, r) => ids.slice(10 * r, 10 * r + 10));
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1100 } });
+    const previews: number[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/preview.png')) void r.body().then((b) => previews.push(b.length));
+    });
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      jg: grid,
+      dt: [0],
+      k: 1.2,
+      n: [8],
+      s: 2,
+      j: 1,
+      ks: [9],
+    });
+    await page.goto(`${t.stack.url}/#${run.runId}`);
+    await page.waitForFunction(() => document.querySelectorAll('.tile').length === 100, undefined, {
+      timeout: 20000,
+    });
+    // the page answers quickly while the tiles update
+    const t0 = Date.now();
+    await page.evaluate(() => document.querySelectorAll('.tile').length);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await page.waitForFunction(
+      () => document.querySelectorAll('.tile[data-state="durable"]').length === 100,
+      undefined,
+      { timeout: 120000 },
+    );
+    await page.waitForSelector('#statsText', { timeout: 30000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'web-run-10x10.png'), fullPage: true });
+    expect(previews.length).toBeGreaterThanOrEqual(100);
+    expect(Math.max(...previews)).toBeLessThan(64 * 1024); // previews, never full grids
+    await page.close();
+  });
+});

@@ -134,14 +134,20 @@ function refreshTile(c) {
   t.el.className = 'tile ' + c.state;
   t.el.querySelector('.pbar > div').style.width = c.progress + '%';
   t.el.setAttribute('data-state', c.state);
+  t.latest = c;
   var due = c.state === 'durable' ? t.state !== 'durable' : c.progress >= t.shown + 5 && c.progress > 0;
-  if (due && !t.loading) {
-    t.loading = true; t.shown = c.progress; t.state = c.state;
-    var img = new Image();
-    img.onload = function () { t.img.src = img.src; t.loading = false; t.el.setAttribute('data-shown', String(t.shown)); };
-    img.onerror = function () { t.loading = false; };
-    img.src = '/v1/runs/' + current + '/chunks/' + c.jobId + '/preview.png?size=' + t.size + '&t=' + Date.now();
-  }
+  if (!due) return;
+  if (t.loading) { t.again = true; return; }
+  t.loading = true; t.again = false; t.shown = c.progress; t.state = c.state;
+  var img = new Image();
+  var done = function (ok) {
+    if (ok) { t.img.src = img.src; t.el.setAttribute('data-loaded', c.state); }
+    t.loading = false;
+    if (t.again || !ok) { if (!ok) { t.state = ''; t.shown = -1; } setTimeout(function () { refreshTile(t.latest); }, ok ? 0 : 1000); }
+  };
+  img.onload = function () { done(true); };
+  img.onerror = function () { done(false); };
+  img.src = '/v1/runs/' + current + '/chunks/' + c.jobId + '/preview.png?size=' + t.size + '&t=' + Date.now();
 }
 
 function showStatus(s) {
