@@ -83,6 +83,10 @@ describe('the web view', () => {
     );
     expect(await page.textContent('#state')).toBe('completed');
     await page.screenshot({ path: join(ARTIFACTS, 'web-run-completed.png'), fullPage: true });
+    // each tile's own training image, on a click
+    await page.click('.tile[data-job="5"]');
+    expect(await page.textContent('#tijob')).toBe('5');
+    await page.waitForFunction(() => (document.getElementById('ti') as HTMLImageElement).src.includes('/tis/5/'));
     // download buttons give real files
     const [download] = await Promise.all([
       page.waitForEvent('download'),

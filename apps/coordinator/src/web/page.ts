@@ -58,7 +58,7 @@ export const WEB_PAGE = String.raw`<!doctype html>
       <span id="error"></span></p>
     <div class="row">
       <div><div class="muted">job grid (live)</div><div id="grid" class="grid"></div></div>
-      <div class="panel"><div class="muted">training image of job <span id="tijob"></span></div><img id="ti" alt="training image" width="200"></div>
+      <div class="panel"><div class="muted">training image of job <span id="tijob"></span> (click a tile for its own)</div><img id="ti" alt="training image" width="200"></div>
       <div class="panel" id="mosaicPanel" style="display:none"><div class="muted">mosaic</div><img id="mosaic" alt="mosaic" width="300">
         <div class="downloads">mosaic: <a id="mnpy">NPY</a><a id="mtiff">TIFF</a><a id="mpng">PNG</a></div></div>
     </div>
@@ -122,11 +122,17 @@ function buildGrid(s) {
     var t = el('div', { class: 'tile', 'data-job': c.jobId, title: 'job ' + c.jobId });
     t.style.width = size + 'px'; t.style.height = Math.round(size * s.tileShape[s.tileShape.length - 2 >= 0 ? s.tileShape.length - 2 : 0] / s.tileShape[s.tileShape.length - 1]) + 'px';
     var img = el('img', { alt: 'chunk ' + c.jobId }); t.appendChild(img);
+    t.onclick = function () { showTi(c.jobId); };
     t.appendChild(el('span', { class: 'label' }, c.jobId));
     var pb = el('div', { class: 'pbar' }); pb.appendChild(el('div')); t.appendChild(pb);
     grid.appendChild(t);
     tiles[c.jobId] = { el: t, img: img, shown: -1, state: '', loading: false, size: size };
   });
+}
+
+function showTi(jobId) {
+  document.getElementById('tijob').textContent = jobId;
+  document.getElementById('ti').src = '/v1/runs/' + current + '/tis/' + jobId + '/preview.png?size=200';
 }
 
 function refreshTile(c) {
@@ -260,10 +266,7 @@ function route() {
   runSource = new EventSource('/v1/runs/' + current + '/events');
   runSource.onmessage = function (e) {
     var s = JSON.parse(e.data);
-    if (!lastStatus || lastStatus.runId !== s.runId) {
-      document.getElementById('tijob').textContent = s.chunks[0].jobId;
-      document.getElementById('ti').src = '/v1/runs/' + s.runId + '/tis/' + s.chunks[0].jobId + '/preview.png?size=200';
-    }
+    if (!lastStatus || lastStatus.runId !== s.runId) showTi(s.chunks[0].jobId);
     showStatus(s);
   };
   runSource.addEventListener('problem', function (e) { document.getElementById('error').textContent = JSON.parse(e.data).message; });
