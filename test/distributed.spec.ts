@@ -21,7 +21,7 @@ interface Status {
   state: string;
   progress: number;
   error?: string;
-  chunks: { jobId: string; state: string; progress: number; error?: string }[];
+  chunks: { jobId: string; state: string; progress: number; error?: string; worker?: string }[];
 }
 
 function nd(shape: number[], data: Float32Array): NdArray {
@@ -652,5 +652,101 @@ describe('a worker that may hold only one chunk', () => {
     }
     const log = readFileSync(join(t.dataDir, '..', 'logs', 'worker-1.log'), 'utf8');
     expect(log).toMatch(/blocked, back to the queue/);
+  });
+});
+
+describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 2, slots: 1, threads: 1, env: { DQS_CAPABILITIES: 'cpu,avx2' } });
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  /** Larger tiles than the other tests, so that runs are still going when a worker is paused or stopped. */
+  const big = { ...RUN, n: [30], jg: [[21, 22]] };
+  let expected: Buffer;
+
+  interface WorkerView {
+    name: string;
+    slots: number;
+    threads: number;
+    capabilities: string[];
+    paused: boolean;
+    chunks: { jobId: string }[];
+  }
+
+  it('lists the live workers with their slots, threads and capabilities', async () => {
+    const list = await t.client.json<WorkerView[]>('GET', '/v1/workers');
+    expect(list.map((w) => w.name).sort()).toEqual(['worker-1', 'worker-2']);
+    for (const w of list)
+      expect(w).toMatchObject({ slots: 1, threads: 1, capabilities: ['cpu', 'avx2'], paused: false });
+    const text = dqs(['workers', '--server', t.stack.url]);
+    expect(text.stdout).toMatch(/worker-1: running, 1 slot\(s\) x 1 thread\(s\), capabilities cpu,avx2/);
+  });
+
+  it('a paused worker takes no new chunk and stops its running ones; resumed, the bytes are unchanged', async () => {
+    // larger tiles than the other tests, so that the run is still going when its worker is paused
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const di = await t.client.uploadArray(nd([160, 160], new Float32Array(160 * 160).fill(NaN)));
+    for (const id of [21, 22]) await t.client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
+    const quiet = await t.client.json<{ runId: string }>('POST', '/v1/runs', big);
+    expect((await waitFor(t.client, quiet.runId)).state).toBe('completed');
+    expected = await mosaicOf(t.client, quiet.runId);
+    expect(dqs(['workers', 'pause', 'worker-2', '--server', t.stack.url]).status).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', big);
+    // worker-1 alone; pause it too once it holds a chunk
+    for (;;) {
+      const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      expect(s.chunks.every((c) => c.worker !== 'worker-2')).toBe(true);
+      if (s.progress > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(dqs(['workers', 'pause', 'worker-1', '--server', t.stack.url]).status).toBe(0);
+    // whatever happens, resume both so that the next tests have workers
+    const resumeAll = () =>
+      ['worker-1', 'worker-2'].forEach((w) => dqs(['workers', 'resume', w, '--server', t.stack.url]));
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      await new Promise((r) => setTimeout(r, 2000));
+      const b = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      expect(b.progress).toBe(a.progress);
+      expect(b.progress).toBeLessThan(100);
+      const listed = await t.client.json<WorkerView[]>('GET', '/v1/workers');
+      expect(listed.every((w) => w.paused)).toBe(true);
+      await expect(t.client.json('POST', '/v1/workers/nobody/pause')).rejects.toThrow(
+        /no live worker named nobody/,
+      );
+    } finally {
+      resumeAll();
+    }
+    expect((await waitFor(t.client, run.runId)).state).toBe('completed');
+    expect((await mosaicOf(t.client, run.runId)).equals(expected)).toBe(true);
+  });
+
+  it('SIGTERM drains a worker: its chunk goes back to the queue and finishes elsewhere with the same bytes', async () => {
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', big);
+    // the victim: a worker simulating a chunk of this run
+    let name = '';
+    while (!name) {
+      const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      name = s.chunks.find((c) => c.worker && c.state === 'running' && c.progress > 0)?.worker ?? '';
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const victim = t.stack.workers().find((w) => w.name === name)!;
+    const stopped = Date.now();
+    victim.child.kill('SIGTERM');
+    await victim.exited; // Nest re-raises the signal once the worker has drained
+    expect(victim.child.signalCode === 'SIGTERM' || victim.child.exitCode === 0).toBe(true);
+    expect(Date.now() - stopped).toBeLessThan(10000);
+    expect((await waitFor(t.client, run.runId)).state).toBe('completed');
+    expect((await mosaicOf(t.client, run.runId)).equals(expected)).toBe(true);
+    const log = readFileSync(join(t.dataDir, '..', 'logs', `${name}.log`), 'utf8');
+    expect(log).toMatch(/worker stopping, back to the queue/);
+    const list = await t.client.json<WorkerView[]>('GET', '/v1/workers');
+    expect(list.map((w) => w.name)).toEqual([name === 'worker-1' ? 'worker-2' : 'worker-1']);
   });
 });

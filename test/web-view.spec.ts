@@ -86,7 +86,9 @@ describe('the web view', () => {
     // each tile's own training image, on a click
     await page.click('.tile[data-job="5"]');
     expect(await page.textContent('#tijob')).toBe('5');
-    await page.waitForFunction(() => (document.getElementById('ti') as HTMLImageElement).src.includes('/tis/5/'));
+    await page.waitForFunction(() =>
+      (document.getElementById('ti') as HTMLImageElement).src.includes('/tis/5/'),
+    );
     // download buttons give real files
     const [download] = await Promise.all([
       page.waitForEvent('download'),

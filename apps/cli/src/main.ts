@@ -22,7 +22,9 @@ import {
   runPauseCommand,
   runPrep,
   runStatus,
+  runWorkers,
   PAUSE_HELP,
+  WORKERS_HELP,
 } from './commands/distributed';
 import { UP_HELP, runUp } from './commands/up';
 import { DqsServerError } from './dqs-client';
@@ -39,6 +41,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   kill: { run: runKill, help: KILL_HELP },
   pause: { run: runPauseCommand(true), help: PAUSE_HELP },
   resume: { run: runPauseCommand(false), help: PAUSE_HELP },
+  workers: { run: runWorkers, help: WORKERS_HELP },
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
 };
 
@@ -53,7 +56,7 @@ usage: dqs <command> [flags]
   up        start a dqs server here (redis, coordinator, results, workers)
   prep      register a job's inputs (qs_prep)          dm      launch a distributed run (qs_dm)
   status    a run's progress and chunks                 kill    stop a run
-  pause     pause a run (resume: go on; same result)
+  pause     pause a run (resume: go on; same result)    workers the live workers; pause or resume one
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
   (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
 

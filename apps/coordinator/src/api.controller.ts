@@ -110,6 +110,40 @@ export class ApiController {
     return this.runs.pause(runId, false);
   }
 
+  @Get('workers')
+  @ApiOperation({
+    summary: 'Live workers: slots, threads per chunk, capabilities, paused, the chunks they hold',
+  })
+  workers() {
+    return this.ctx.workers.list();
+  }
+
+  @Post('workers/:name/pause')
+  @ApiOperation({
+    summary:
+      'Pause a worker: it takes no new chunk, and its running chunks stop at a cell boundary and free their CPU',
+  })
+  async pauseWorker(@Param('name') name: string) {
+    return this.setWorkerPaused(name, true);
+  }
+
+  @Post('workers/:name/resume')
+  @ApiOperation({ summary: 'Resume a paused worker' })
+  async resumeWorker(@Param('name') name: string) {
+    return this.setWorkerPaused(name, false);
+  }
+
+  private async setWorkerPaused(name: string, paused: boolean) {
+    const known = await this.ctx.workers.list();
+    if (!known.some((w) => w.name === name)) {
+      throw new NotFoundException(
+        `no live worker named ${name}; live workers: ${known.map((w) => w.name).join(', ') || 'none'}`,
+      );
+    }
+    await this.ctx.workers.setPaused(name, paused);
+    return { name, paused };
+  }
+
   @Get('runs/:runId/mosaic')
   @ApiQuery({ name: 'format', required: false, enum: ['npy', 'tiff', 'png', 'json'] })
   @ApiQuery({ name: 'part', required: false, enum: ['sim', 'index'] })

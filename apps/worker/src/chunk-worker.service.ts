@@ -1,8 +1,9 @@
 /**
  * The BullMQ worker of chunks. Its main thread only takes jobs, renews locks, moves halo records between Redis
- * and shared memory, reports progress and relays cancellation; the kernel runs on worker threads.
- * A chunk blocked on its neighbours frees its slot (the worker may take another chunk) and, when the worker
- * already holds its maximum of chunks, goes back to the queue and resumes later from its own stream.
+ * and shared memory, reports progress and relays cancellation and pauses; the kernel runs on worker threads.
+ * A chunk blocked on its neighbours (or paused) frees its slot: the worker may take another chunk, up to
+ * DQS_MAX_HELD_CHUNKS; beyond that a blocked chunk goes back to the queue and resumes later from its stream.
+ * The worker reports itself (slots, threads, capabilities, chunks) in a registry that the coordinator lists.
  */
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConnectionOptions, DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
@@ -10,15 +11,35 @@ import { Redis } from 'ioredis';
 import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
-  PAUSE_CHANNEL,
   ChunkJobData,
   ChunkResult,
+  PAUSE_CHANNEL,
   QUEUE_PREFIX,
   ServiceConfig,
+  WORKERS_KEY,
+  WORKER_CONTROL_CHANNEL,
   redisOptionsFromUrl,
+  workerKey,
+  workerPausedKey,
 } from '@dqs/protocol';
 import { ArrayStore, RunRepository, resolveDataDirs } from '@dqs/store';
 import { ChunkRunner } from '@dqs/halo';
+
+type Processor = (
+  job: Job<ChunkJobData, ChunkResult>,
+  token?: string,
+  signal?: AbortSignal,
+) => Promise<ChunkResult>;
+
+interface ActiveChunk {
+  runner: ChunkRunner;
+  runId: string;
+  jobId: string;
+  blocked: boolean;
+  blockedSince?: number;
+  done: number;
+  total: number;
+}
 
 @Injectable()
 export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
@@ -28,15 +49,22 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
   private subscriber!: Redis;
   private store!: ArrayStore;
   private runs!: RunRepository;
-  private readonly active = new Map<string, { runner: ChunkRunner; runId: string; blockedSince?: number }>();
-  private blocked = 0;
   private connection!: ConnectionOptions;
+  private readonly active = new Map<string, ActiveChunk>();
   /** A one-job worker waiting for a chunk to fill the slot of a blocked one (BullMQ cannot raise a running worker's concurrency). */
   private pending: Worker<ChunkJobData, ChunkResult> | undefined;
   private readonly overflow = new Set<Worker<ChunkJobData, ChunkResult>>();
   private closing = false;
+  /** Paused by a person: takes no new chunk, and its running chunks stop at a cell boundary. */
+  private paused = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly config: ServiceConfig) {}
+
+  private get name(): string {
+    return this.config.DQS_WORKER_NAME;
+  }
 
   async onModuleInit(): Promise<void> {
     const connection = { ...redisOptionsFromUrl(this.config.REDIS_URL), maxRetriesPerRequest: null };
@@ -45,46 +73,91 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     this.store = new ArrayStore(resolveDataDirs(process.env).data);
     this.runs = new RunRepository(this.redis);
     this.subscriber.on('message', (channel: string, message: string) => {
+      const [action, target] = message.split(' ');
       if (channel === CANCEL_CHANNEL) this.cancelRun(message);
-      else if (channel === PAUSE_CHANNEL) {
-        const [action, runId] = message.split(' ');
-        this.pauseRun(runId, action === 'pause');
-      }
+      else if (channel === PAUSE_CHANNEL) void this.syncRunPause(target, action === 'pause');
+      else if (channel === WORKER_CONTROL_CHANNEL && target === this.name)
+        void this.setPaused(action === 'pause');
     });
-    await this.subscriber.subscribe(CANCEL_CHANNEL, PAUSE_CHANNEL);
+    await this.subscriber.subscribe(CANCEL_CHANNEL, PAUSE_CHANNEL, WORKER_CONTROL_CHANNEL);
     this.connection = connection as ConnectionOptions;
     this.worker = this.newWorker(this.config.DQS_SLOTS, (job, token, signal) =>
       this.process(job, token, signal),
     );
+    if ((await this.redis.exists(workerPausedKey(this.name))) === 1) await this.setPaused(true);
+    await this.report();
+    this.heartbeat = setInterval(() => void this.report().catch(() => undefined), 3000);
     this.logger.log(
-      `worker ${this.config.DQS_WORKER_NAME}: ${this.config.DQS_SLOTS} slot(s), ` +
-        `${this.config.DQS_THREADS ?? "the run's -j"} thread(s) per chunk, up to ${this.config.DQS_MAX_HELD_CHUNKS} chunks held`,
+      `worker ${this.name}: ${this.config.DQS_SLOTS} slot(s), ` +
+        `${this.config.DQS_THREADS ?? "the run's -j"} thread(s) per chunk, up to ${this.config.DQS_MAX_HELD_CHUNKS} chunks held` +
+        (this.config.DQS_CAPABILITIES ? `, capabilities ${this.config.DQS_CAPABILITIES}` : ''),
     );
+  }
+
+  /** The registry entry: what this worker is and does, refreshed every 3 s (it expires when the worker dies). */
+  private async report(): Promise<void> {
+    const durable = (await this.redis.exists(workerPausedKey(this.name))) === 1;
+    if (durable !== this.paused) await this.setPaused(durable);
+    const chunks = [...this.active.values()].map((a) => ({
+      runId: a.runId,
+      jobId: a.jobId,
+      state: a.runner.isPaused() ? 'paused' : a.blocked ? 'blocked' : 'running',
+      done: a.done,
+      total: a.total,
+    }));
+    await this.redis
+      .multi()
+      .hset(workerKey(this.name), {
+        name: this.name,
+        slots: this.config.DQS_SLOTS,
+        threads: this.config.DQS_THREADS ?? 0,
+        capabilities: this.config.DQS_CAPABILITIES,
+        paused: this.paused ? 1 : 0,
+        startedAt: this.startedAt,
+        chunks: JSON.stringify(chunks),
+      })
+      .pexpire(workerKey(this.name), 10000)
+      .zadd(WORKERS_KEY, Date.now(), this.name)
+      .exec();
   }
 
   private cancelRun(runId: string): void {
     for (const a of this.active.values()) if (a.runId === runId) a.runner.stop('cancelled');
   }
 
-  /** A paused chunk stops at a cell boundary and frees its CPU (its slot goes to other work, as a blocked one's). */
-  private pauseRun(runId: string, pause: boolean): void {
-    for (const a of this.active.values()) {
-      if (a.runId !== runId || a.runner.isPaused() === pause) continue;
-      if (pause) a.runner.pause();
-      else a.runner.resume();
-      this.blocked += pause ? 1 : -1;
-      this.rebalance();
-    }
+  /** A chunk runs unless its run or this worker is paused. */
+  private async shouldPause(a: ActiveChunk): Promise<boolean> {
+    return this.paused || (await this.runs.isPaused(a.runId));
   }
 
-  private newWorker(
-    concurrency: number,
-    processor: (
-      job: Job<ChunkJobData, ChunkResult>,
-      token?: string,
-      signal?: AbortSignal,
-    ) => Promise<ChunkResult>,
-  ): Worker<ChunkJobData, ChunkResult> {
+  private async syncRunPause(runId: string, _pause: boolean): Promise<void> {
+    for (const a of this.active.values()) if (a.runId === runId) await this.applyPause(a);
+    this.rebalance();
+  }
+
+  private async applyPause(a: ActiveChunk): Promise<void> {
+    const pause = await this.shouldPause(a);
+    if (pause && !a.runner.isPaused()) a.runner.pause();
+    else if (!pause && a.runner.isPaused()) a.runner.resume();
+  }
+
+  private async setPaused(paused: boolean): Promise<void> {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    // running chunks first: BullMQ's pause can take seconds to return (it waits for its blocking fetch)
+    for (const a of this.active.values()) await this.applyPause(a);
+    if (paused) {
+      void this.worker.pause(true).catch(() => undefined);
+      for (const w of this.overflow) void w.close();
+      this.overflow.clear();
+      this.pending = undefined;
+    } else this.worker.resume();
+    this.logger.log(`worker ${this.name} ${paused ? 'paused' : 'resumed'}`);
+    this.rebalance();
+    await this.report().catch(() => undefined);
+  }
+
+  private newWorker(concurrency: number, processor: Processor): Worker<ChunkJobData, ChunkResult> {
     const w = new Worker<ChunkJobData, ChunkResult>(CHUNKS_QUEUE, processor, {
       connection: this.connection,
       prefix: QUEUE_PREFIX,
@@ -92,24 +165,24 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       lockDuration: this.config.DQS_LOCK_DURATION_MS,
       stalledInterval: this.config.DQS_STALLED_INTERVAL_MS,
       maxStalledCount: 10,
-      name: this.config.DQS_WORKER_NAME,
+      name: this.name,
     });
     w.on('error', (e) => this.logger.error(`worker error: ${e.message}`));
     return w;
   }
 
   /**
-   * Keeps as many chunks computing as there are slots: when chunks are blocked on neighbours (they use no
-   * CPU), a one-job worker takes another chunk, up to DQS_MAX_HELD_CHUNKS held at once.
+   * Keeps as many chunks computing as there are slots: when chunks are blocked on neighbours or paused (they use
+   * no CPU), a one-job worker takes another chunk, up to DQS_MAX_HELD_CHUNKS held at once.
    */
   private rebalance(): void {
-    if (this.closing) return;
-    const computing = this.active.size - this.blocked;
-    if (
-      computing < this.config.DQS_SLOTS &&
-      this.active.size < this.config.DQS_MAX_HELD_CHUNKS &&
-      !this.pending
-    ) {
+    if (this.closing || !this.worker) return;
+    let idle = 0;
+    for (const a of this.active.values()) if (a.blocked || a.runner.isPaused()) idle++;
+    const computing = this.active.size - idle;
+    const want =
+      !this.paused && computing < this.config.DQS_SLOTS && this.active.size < this.config.DQS_MAX_HELD_CHUNKS;
+    if (want && !this.pending) {
       const w: Worker<ChunkJobData, ChunkResult> = this.newWorker(1, async (job, token, signal) => {
         if (this.pending === w) this.pending = undefined;
         try {
@@ -123,7 +196,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       });
       this.pending = w;
       this.overflow.add(w);
-    } else if (computing >= this.config.DQS_SLOTS && this.pending) {
+    } else if (!want && this.pending) {
       const w = this.pending;
       this.pending = undefined;
       this.overflow.delete(w);
@@ -140,39 +213,60 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     const key = job.id!;
     if (await this.runs.isCancelled(data.runId))
       throw new UnrecoverableError(`run ${data.runId} was cancelled`);
+    if (this.paused || this.closing) {
+      // taken while this worker was being paused or stopped: back to the queue for another worker
+      await job.moveToDelayed(Date.now() + 200, token);
+      throw new DelayedError();
+    }
+    if (await this.runs.isPaused(data.runId)) {
+      // a paused run's chunks wait in the queue, not in a slot
+      await this.runs.setChunk(data.runId, data.jobId, { state: 'paused' });
+      await job.moveToDelayed(Date.now() + 1000, token);
+      throw new DelayedError();
+    }
     await this.runs.setState(data.runId, 'running');
-    const worker = this.config.DQS_WORKER_NAME;
+    const worker = this.name;
     await this.runs.setChunk(data.runId, data.jobId, { state: 'running', worker });
     const runner = new ChunkRunner(data, this.redis, (sha) => this.store.read(sha));
-    const entry: { runner: ChunkRunner; runId: string; blockedSince?: number } = {
+    const entry: ActiveChunk = {
       runner,
       runId: data.runId,
+      jobId: data.jobId,
+      blocked: false,
+      done: 0,
+      total: 0,
     };
     this.active.set(key, entry);
+    await this.applyPause(entry);
     this.rebalance();
     const onAbort = () => runner.stop('cancelled');
     signal?.addEventListener('abort', onAbort);
-    const cancelPoll = setInterval(() => {
+    // pub/sub can lose messages: the durable flags are checked every 2 s too
+    const poll = setInterval(() => {
       void this.runs.isCancelled(data.runId).then(
         (c) => c && runner.stop('cancelled'),
         () => undefined,
       );
+      void this.applyPause(entry).then(
+        () => this.rebalance(),
+        () => undefined,
+      );
     }, 2000);
     let lastReport = 0;
-    let isBlocked = false;
     try {
       const outcome = await runner.execute({
         threads: this.config.DQS_THREADS,
         onBlocked: (b) => {
-          isBlocked = b;
+          entry.blocked = b;
           entry.blockedSince = b ? Date.now() : undefined;
-          this.blocked += b ? 1 : -1;
           this.rebalance();
           void this.runs
             .setChunk(data.runId, data.jobId, { state: b ? 'blocked' : 'running', worker })
             .catch(() => undefined);
         },
         onProgress: ({ done, total, blocked }) => {
+          entry.done = done;
+          entry.total = total;
           const now = Date.now();
           if (
             blocked &&
@@ -185,20 +279,16 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
           if (now - lastReport < 1000 && done < total) return;
           lastReport = now;
           void job.updateProgress({ done, total, blocked }).catch(() => undefined);
+          const state = runner.isPaused() ? 'paused' : entry.blocked ? 'blocked' : 'running';
           void this.runs
-            .setChunk(data.runId, data.jobId, {
-              state: isBlocked ? 'blocked' : 'running',
-              done,
-              total,
-              worker,
-            })
+            .setChunk(data.runId, data.jobId, { state, done, total, worker })
             .catch(() => undefined);
         },
       });
       if (outcome.kind === 'stopped') {
         if (outcome.reason === 'yielded') {
           this.logger.log(
-            `chunk ${data.jobId} of run ${data.runId}: blocked, back to the queue after ${outcome.done} cells`,
+            `chunk ${data.jobId} of run ${data.runId}: ${this.closing ? 'worker stopping' : 'blocked'}, back to the queue after ${outcome.done} cells`,
           );
           await this.runs.setChunk(data.runId, data.jobId, { state: 'waiting', done: outcome.done, worker });
           await job.moveToDelayed(Date.now() + 500, token);
@@ -231,20 +321,25 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       }
       throw e;
     } finally {
-      clearInterval(cancelPoll);
+      clearInterval(poll);
       signal?.removeEventListener('abort', onAbort);
-      if (isBlocked) this.blocked--;
-      if (runner.isPaused()) this.blocked--;
       this.active.delete(key);
       this.rebalance();
     }
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // drain: running chunks stop at a cell boundary; their jobs resume elsewhere from their streams
+    // drain: running chunks stop at a cell boundary and go back to the queue; they resume elsewhere from their streams
     this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     for (const a of this.active.values()) a.runner.stop('yielded');
     await Promise.all([this.worker?.close(), ...[...this.overflow].map((w) => w.close())]);
+    await this.redis
+      ?.multi()
+      .del(workerKey(this.name))
+      .zrem(WORKERS_KEY, this.name)
+      .exec()
+      .catch(() => undefined);
     this.subscriber?.disconnect();
     this.redis?.disconnect();
   }

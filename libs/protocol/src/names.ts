@@ -25,3 +25,10 @@ export const RUNS_INDEX_KEY = 'dqs:runs';
 
 export const inputTiName = (k: number, jobId: string) => `input_ti_${k}_${jobId}`;
 export const inputDiName = (jobId: string) => `input_di_${jobId}`;
+
+/** Live workers: a sorted set name -> last heartbeat (ms), and a hash per worker with what it reports. */
+export const WORKERS_KEY = 'dqs:workers';
+export const workerKey = (name: string) => `dqs:worker:${name}`;
+export const workerPausedKey = (name: string) => `dqs:worker:${name}:paused`;
+/** Messages "pause <worker>" / "resume <worker>". */
+export const WORKER_CONTROL_CHANNEL = 'dqs:worker-control';

@@ -54,7 +54,15 @@ export class ServiceConfig {
   DQS_STALLED_INTERVAL_MS = 15000;
 
   @IsString()
+  @Matches(/^[A-Za-z0-9_.-]{1,100}$/, { message: 'DQS_WORKER_NAME may hold letters, digits, _ . and - only' })
   DQS_WORKER_NAME = `${hostname()}-${process.pid}`;
+
+  /** Worker: capability tags it offers, comma-separated (for example cpu,avx2,highmem). */
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.,-]*$/, {
+    message: 'DQS_CAPABILITIES is a comma-separated list of words (letters, digits, _ . -)',
+  })
+  DQS_CAPABILITIES = '';
 
   /** Coordinator: when set, every call that changes something needs "Authorization: Bearer <token>". */
   @IsOptional()
