@@ -3,7 +3,7 @@
  * points docker-compose uses), driven through the HTTP API and the dqs command line.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
@@ -243,6 +243,19 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
     const c103 = readGrid(join(dir, 'chunk_103.npy')).data;
     expect(mosaic.data[0 * 80 + 40]).toBe(c102[0]);
     expect(mosaic.data[40 * 80 + 0]).toBe(c103[0]);
+    // job ranges: several chunks at once, and a status limited to some jobs
+    const many = dqs(['download', '101-102,104', '-o', join(dir, 'range'), '--server', server]);
+    expect(many.status).toBe(0);
+    for (const id of [101, 102, 104])
+      expect(readGrid(join(dir, 'range', `chunk_${id}.npy`)).shape).toEqual([TILE, TILE]);
+    expect(existsSync(join(dir, 'range', 'chunk_103.npy'))).toBe(false);
+    const some = dqs(['status', runId, '--jobs', '101,103', '--server', server]).stdout;
+    expect(some).toMatch(/^101: durable 100%$/m);
+    expect(some).toMatch(/^103: durable 100%$/m);
+    expect(some).not.toMatch(/^102:/m);
+    const bad = dqs(['download', '9-3', '-o', dir, '--server', server]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/runs backwards; write 3-9/);
     expect(dqs(['mosaic', runId, '-o', join(dir, 'mosaic.png'), '--server', server]).status).toBe(0);
     expect(readFileSync(join(dir, 'mosaic.png')).subarray(1, 4).toString()).toBe('PNG');
     expect(dqs(['download', '101', '-o', join(dir, 'c.tiff'), '--server', server]).status).toBe(0);

@@ -5,3 +5,4 @@ export type * from './payloads';
 export { DmDto, PrepDto } from './dto';
 export { redisOptionsFromUrl } from './redis-url';
 export { ServiceConfig, loadServiceConfig } from './service-config';
+export { JobRangeError, formatJobRanges, parseJobRanges } from './job-ranges';

@@ -1,6 +1,7 @@
 /** The G2S distributed workflow against a dqs server: prep, dm, status, download, kill, mosaic. */
 import { readFileSync, existsSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
+import { parseJobRanges } from '@dqs/protocol';
 import { readGrid, writeFileAtomic } from '@dqs/grids';
 import { DqsClient } from '../dqs-client';
 import {
@@ -231,13 +232,31 @@ export async function follow(c: DqsClient, runId: string, quiet = false): Promis
   }
 }
 
-export const STATUS_HELP = `dqs status RUN [--json] [--server URL]: state, progress (0-100) and each chunk's state\n`;
+export const STATUS_HELP = `dqs status RUN [--jobs RANGE] [--json] [--server URL]: state, progress (0-100) and each chunk's state
+  --jobs 1-6,15,20,25-30   only these jobs
+`;
 
 export async function runStatus(argv: string[]): Promise<number> {
-  const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, json: ['--json'] });
+  const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, json: ['--json'], jobs: ['--jobs'] });
   if (switchFlag(flags, 'help')) return help(STATUS_HELP);
   if (positional.length !== 1) throw new UsageError('give one run id: dqs status RUN');
   const s = await client(flags).json<Status>('GET', `/v1/runs/${positional[0]}`);
+  const range = singleString(flags, 'jobs', '--jobs');
+  if (range) {
+    const wanted = new Set(jobRange(range).map(String));
+    const unknown = [...wanted].filter((id) => !s.chunks.some((c) => c.jobId === id));
+    if (unknown.length === wanted.size)
+      throw new UsageError(
+        `--jobs ${range}: run ${s.runId} has none of these jobs (its jobs: ${s.chunks.map((c) => c.jobId).join(', ')})`,
+      );
+    s.chunks = s.chunks.filter((c) => wanted.has(c.jobId));
+    if (!switchFlag(flags, 'json', '--json')) {
+      process.stdout.write(`run ${s.runId}: ${s.state}, ${s.progress.toFixed(1)}% overall\n`);
+      for (const c of s.chunks)
+        process.stdout.write(`${c.jobId}: ${c.state} ${c.progress}%${c.error ? ` (${c.error})` : ''}\n`);
+      return 0;
+    }
+  }
   if (switchFlag(flags, 'json', '--json')) {
     process.stdout.write(JSON.stringify(s) + '\n');
     return 0;
@@ -258,8 +277,9 @@ function formatOf(file: string, given: string | undefined): string {
 }
 
 export const DOWNLOAD_HELP = `dqs download ID -o FILE.npy [--run RUN] [--index] [--format npy|tiff|png|json] [--server URL]
+dqs download 1-6,15 -o FOLDER [--format npy]          several jobs: FOLDER/chunk_<id>.<format>
 
-Waits until chunk ID is written (G2S's -waitAndDownload), then saves it. Without --run: the latest run with that job.
+Waits until each chunk is written (G2S's -waitAndDownload), then saves it. Without --run: the latest run with that job.
 `;
 
 export async function runDownload(argv: string[]): Promise<number> {
@@ -272,25 +292,38 @@ export async function runDownload(argv: string[]): Promise<number> {
     timeout: ['--timeout'],
   });
   if (switchFlag(flags, 'help')) return help(DOWNLOAD_HELP);
-  if (positional.length !== 1 || !/^\d+$/.test(positional[0]))
-    throw new UsageError('give one job id: dqs download ID -o FILE.npy');
+  if (positional.length !== 1) {
+    throw new UsageError(
+      'give a job id or a range: dqs download 101 -o FILE.npy, or dqs download 101-104 -o FOLDER',
+    );
+  }
+  const ids = jobRange(positional[0]);
   const out = singleString(flags, 'o', '-o');
-  if (!out) throw new UsageError('-o FILE is required (.npy, .tiff, .png or .json)');
-  const format = formatOf(out, singleString(flags, 'format', '--format'));
+  if (!out)
+    throw new UsageError(
+      '-o FILE (one job: .npy, .tiff, .png or .json) or -o FOLDER (several jobs) is required',
+    );
+  const index = switchFlag(flags, 'index', '--index');
   const run = singleString(flags, 'run', '--run');
-  const q = new URLSearchParams({
-    format,
-    wait: 'true',
-    timeout: String(singleNumber(flags, 'timeout', '--timeout') ?? 86400),
-  });
-  if (switchFlag(flags, 'index', '--index')) q.set('part', 'index');
-  const path = run ? `/v1/runs/${run}/chunks/${positional[0]}?${q}` : `/v1/chunks/${positional[0]}?${q}`;
-  const bytes = await client(flags).bytes(
-    path,
-    progressBar(`download ${positional[0]}`, false, { unit: 'bytes', terminalOnly: true }),
-  );
-  writeFileAtomic(out, bytes);
-  process.stdout.write(`chunk ${positional[0]} -> ${out} (${bytes.length} bytes)\n`);
+  const timeout = singleNumber(flags, 'timeout', '--timeout') ?? 86400;
+  const c = client(flags);
+  const several = ids.length > 1;
+  for (const id of ids) {
+    const given = singleString(flags, 'format', '--format');
+    const format = several ? (given ?? 'npy') : formatOf(out, given);
+    const file = several
+      ? join(out, `chunk_${id}${index ? '.index' : ''}.${format === 'tiff' ? 'tiff' : format}`)
+      : out;
+    const q = new URLSearchParams({ format, wait: 'true', timeout: String(timeout) });
+    if (index) q.set('part', 'index');
+    const path = run ? `/v1/runs/${run}/chunks/${id}?${q}` : `/v1/chunks/${id}?${q}`;
+    const bytes = await c.bytes(
+      path,
+      progressBar(`download ${id}`, false, { unit: 'bytes', terminalOnly: true }),
+    );
+    writeFileAtomic(file, bytes);
+    process.stdout.write(`chunk ${id} -> ${file} (${bytes.length} bytes)\n`);
+  }
   return 0;
 }
 
@@ -402,6 +435,15 @@ export async function runWorkers(argv: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/** A job id or a range expression (1-6,15,20,25-30), as a usage error when malformed. */
+function jobRange(text: string): number[] {
+  try {
+    return parseJobRanges(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function help(text: string): number {
