@@ -3,7 +3,8 @@
  * points docker-compose uses), driven through the HTTP API and the dqs command line.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
@@ -325,6 +326,50 @@ describe('distributed runs against the real services', () => {
     expect(dqs(['resume', run.runId, '--server', t.stack.url]).status).toBe(0);
     expect((await waitFor(t.client, run.runId)).state).toBe('completed');
     expect((await mosaicOf(t.client, run.runId)).equals(reference)).toBe(true);
+  });
+
+  it('runs a run file from dqs template, and tells its webhook how it ended', async () => {
+    const received: { event: string; state: string; runId: string; jobs: { state: string }[] }[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+    const port = (hook.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'dqs-template-'));
+    try {
+      const file = join(dir, 'run.yaml');
+      expect(dqs(['template', '-o', file]).status).toBe(0);
+      const text = readFileSync(file, 'utf8')
+        .replace('jg: [[101, 102], [103, 104]]', 'jg: [[1, 2], [3, 4]]')
+        .replace('n: [50]', 'n: [20]')
+        .replace('j: 0.5', 'j: 1')
+        .replace('ks: null', 'ks: [21]')
+        .replace('webhook: null', `webhook: http://127.0.0.1:${port}/done`)
+        .replace('server: null', `server: ${t.stack.url}`);
+      writeFileSync(file, text);
+      const sub = dqs(['dm', '--config', file, '--submit-only']);
+      expect(sub.stderr).toBe('');
+      const runId = sub.stdout.trim();
+      expect((await waitFor(t.client, runId)).state).toBe('completed');
+      // the same bytes as the same run given by flags (the first test's reference)
+      expect((await mosaicOf(t.client, runId)).equals(reference)).toBe(true);
+      for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(received).toHaveLength(1);
+      expect(received[0]).toMatchObject({ event: 'run.completed', state: 'completed', runId });
+      expect(received[0].jobs.every((j) => j.state === 'durable')).toBe(true);
+      writeFileSync(file, text + 'colour: blue\n');
+      const bad = dqs(['dm', '--config', file]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/unknown field 'colour'/);
+    } finally {
+      hook.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a 1x1 grid gives the same bytes as dqs qs with the same inputs and seed', async () => {

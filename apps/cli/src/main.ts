@@ -23,7 +23,9 @@ import {
   runPrep,
   runStatus,
   runWorkers,
+  runTemplate,
   PAUSE_HELP,
+  TEMPLATE_HELP,
   WORKERS_HELP,
 } from './commands/distributed';
 import { UP_HELP, runUp } from './commands/up';
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   pause: { run: runPauseCommand(true), help: PAUSE_HELP },
   resume: { run: runPauseCommand(false), help: PAUSE_HELP },
   workers: { run: runWorkers, help: WORKERS_HELP },
+  template: { run: runTemplate, help: TEMPLATE_HELP },
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
 };
 
@@ -57,6 +60,7 @@ usage: dqs <command> [flags]
   prep      register a job's inputs (qs_prep)          dm      launch a distributed run (qs_dm)
   status    a run's progress and chunks                 kill    stop a run
   pause     pause a run (resume: go on; same result)    workers the live workers; pause or resume one
+  template  a commented run file for dm --config
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
   (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
 

@@ -3,7 +3,13 @@
  * enqueued: grid shapes, unique and prepared job ids, equal tiles, consistent parameters, halo not wider than
  * a tile. A run is one BullMQ flow: a parent per run (finalised by the results service) and a child per job.
  */
-import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
 import { FlowProducer, Queue } from 'bullmq';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -28,7 +34,7 @@ import {
   parseNameGrid,
 } from '@dqs/protocol';
 import { QsInputError, checkParams, gridFromArray, haloOf, resolveThreadCount } from '@dqs/qs';
-import { ArrayStore, RunRepository, pathInside } from '@dqs/store';
+import { ArrayStore, RunRepository, pathInside, runSummary, sendWebhook } from '@dqs/store';
 import { qsParamsOf } from '@dqs/halo';
 import { CoordinatorContext } from './coordinator-context';
 
@@ -36,6 +42,8 @@ export const FLOW = 'dqs-flow';
 
 @Injectable()
 export class RunsService {
+  private readonly logger = new Logger('runs');
+
   constructor(
     private readonly ctx: CoordinatorContext,
     @InjectFlowProducer(FLOW) private readonly flow: FlowProducer,
@@ -245,6 +253,7 @@ export class RunsService {
       jobIds: grid.ids,
       diIds,
       endpoints,
+      webhook: dto.webhook,
       tileShape: tileShape!,
       vars: V,
       params,
@@ -366,6 +375,12 @@ export class RunsService {
     }
     await this.runs.markCancelled(runId);
     await this.runs.setState(runId, 'cancelled');
+    if (run.webhook) {
+      const summary = runSummary(run, 'cancelled', await this.runs.chunks(runId));
+      void sendWebhook(run.webhook, summary).then(
+        (p) => p && this.logger.warn(`webhook of run ${runId}: ${p}`),
+      );
+    }
     await this.ctx.redis.publish(CANCEL_CHANNEL, runId);
     // chunks not started yet are removed; running ones stop at their next cell
     for (const jobId of run.jobIds) {

@@ -18,7 +18,15 @@ import {
   chunkStreamKey,
   redisOptionsFromUrl,
 } from '@dqs/protocol';
-import { ArrayStore, RunRepository, chunkOutputFiles, mosaicFiles, resolveDataDirs } from '@dqs/store';
+import {
+  ArrayStore,
+  RunRepository,
+  chunkOutputFiles,
+  mosaicFiles,
+  resolveDataDirs,
+  runSummary,
+  sendWebhook,
+} from '@dqs/store';
 import { ChunkOutput, assembleMosaic, collectChunk } from '@dqs/halo';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -74,8 +82,8 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       if (!job || (await job.getState()) !== 'failed') return;
       const { runId, jobId } = job.data;
       if (await this.runs.isCancelled(runId)) await this.runs.setState(runId, 'cancelled');
-      else {
-        await this.runs.setState(runId, 'failed', `chunk ${jobId} failed: ${reason}`);
+      else if (await this.runs.setState(runId, 'failed', `chunk ${jobId} failed: ${reason}`)) {
+        void this.notify(runId, 'failed', `chunk ${jobId} failed: ${reason}`);
         this.logger.warn(`run ${runId} failed: chunk ${jobId}: ${reason}`);
         // the other chunks would wait for this one's cells forever: stop them
         await this.runs.markCancelled(runId);
@@ -138,11 +146,22 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     const mosaic = assembleMosaic(record.tileShape, record.gridShape, record.vars, tiles);
     const files = mosaicFiles(this.dataDir, runId);
     this.writeOutput(files, mosaic);
-    await this.runs.setState(runId, 'completed');
+    if (await this.runs.setState(runId, 'completed')) void this.notify(runId, 'completed');
     // the halo streams are no longer needed once every output is durable
     await this.redis.del(...record.diIds.map((d) => chunkStreamKey(runId, d)));
     this.logger.log(`run ${runId} completed: mosaic ${mosaic.sim.shape.join('x')} in ${files.sim}`);
     return { mosaic: files.sim };
+  }
+
+  private async notify(runId: string, state: 'completed' | 'failed', error?: string): Promise<void> {
+    const record = await this.runs.get(runId);
+    if (!record?.webhook) return;
+    const problem = await sendWebhook(
+      record.webhook,
+      runSummary(record, state, await this.runs.chunks(runId), error),
+    );
+    if (problem) this.logger.warn(`webhook of run ${runId} (${record.webhook}): ${problem}`);
+    else this.logger.log(`run ${runId}: webhook notified (${state})`);
   }
 
   async ping(): Promise<string> {

@@ -9,6 +9,7 @@ import {
   IsNumber,
   IsOptional,
   IsString,
+  IsUrl,
   Matches,
   Max,
   Min,
@@ -130,4 +131,15 @@ export class DmDto {
   @IsOptional()
   @IsBoolean()
   forceSimulation?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'URL that receives a POST with the run summary when the run completes, fails or is cancelled',
+  })
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
+    { message: 'webhook must be an http(s) URL' },
+  )
+  webhook?: string;
 }

@@ -12,7 +12,9 @@ export function parseJobRanges(text: string, max = 1_000_000): number[] {
   const out = new Set<number>();
   const parts = text.split(',').map((p) => p.trim());
   if (parts.length === 0 || parts.some((p) => p === '')) {
-    throw new JobRangeError(`'${text}' is not a job range: give ids and ranges separated by commas, e.g. 1-6,15,20,25-30`);
+    throw new JobRangeError(
+      `'${text}' is not a job range: give ids and ranges separated by commas, e.g. 1-6,15,20,25-30`,
+    );
   }
   for (const p of parts) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(p);
@@ -31,7 +33,7 @@ export function parseJobRanges(text: string, max = 1_000_000): number[] {
 export function formatJobRanges(ids: Iterable<number>): string {
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
     parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : `${sorted[i]}`);

@@ -83,4 +83,6 @@ export interface RunRecord {
   vars: number;
   params: RunParams;
   error?: string;
+  /** Notified (POST, JSON summary) when the run ends. */
+  webhook?: string;
 }

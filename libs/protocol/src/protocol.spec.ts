@@ -1,4 +1,14 @@
-import { GridSpecError, coordsOf, decodeRecords, encodeRecords, formatJobRanges, neighbourOffsets, parseJobGrid, parseJobRanges, parseNameGrid } from './index';
+import {
+  GridSpecError,
+  coordsOf,
+  decodeRecords,
+  encodeRecords,
+  formatJobRanges,
+  neighbourOffsets,
+  parseJobGrid,
+  parseJobRanges,
+  parseNameGrid,
+} from './index';
 
 describe('job ranges', () => {
   it('reads 1-6,15,20,25-30 and writes it back', () => {
@@ -20,16 +30,29 @@ describe('job ranges', () => {
 
 describe('job grids', () => {
   it('reads ids row-major and finds edge, corner and diagonal neighbours', () => {
-    const g = parseJobGrid([[101, '102'], [103, 104]]);
+    const g = parseJobGrid([
+      [101, '102'],
+      [103, 104],
+    ]);
     expect(g).toEqual({ shape: [2, 2], ids: ['101', '102', '103', '104'] });
     expect(coordsOf(2, g.shape)).toEqual([1, 0]);
-    expect(neighbourOffsets([0, 0], [3, 3]).map((n) => n.position).sort()).toEqual([1, 3, 4]);
+    expect(
+      neighbourOffsets([0, 0], [3, 3])
+        .map((n) => n.position)
+        .sort(),
+    ).toEqual([1, 3, 4]);
     expect(neighbourOffsets([1, 1], [3, 3])).toHaveLength(8);
   });
   it.each([
     [[[1, 2], [3]], /ragged grid/],
     [[], /empty/],
-    [[[1, 2], [2, 4]], /job id 2 appears more than once/],
+    [
+      [
+        [1, 2],
+        [2, 4],
+      ],
+      /job id 2 appears more than once/,
+    ],
     [[[1.5]], /not an integer/],
     [[['x']], /non-digit/],
     [[[-1]], /negative job id/],
@@ -49,7 +72,12 @@ describe('job grids', () => {
 
 describe('set-pixel records', () => {
   it('round-trip through their binary encoding', () => {
-    const r = { vars: 2, g: Float64Array.from([0, 2 ** 40 + 3]), index: Uint32Array.from([5, 0xffffffff]), values: Float32Array.from([1.5, NaN, -2, 0.25]) };
+    const r = {
+      vars: 2,
+      g: Float64Array.from([0, 2 ** 40 + 3]),
+      index: Uint32Array.from([5, 0xffffffff]),
+      values: Float32Array.from([1.5, NaN, -2, 0.25]),
+    };
     const back = decodeRecords(encodeRecords(r));
     expect(back.vars).toBe(2);
     expect(Array.from(back.g)).toEqual(Array.from(r.g));

@@ -7,3 +7,5 @@ export type { ChunkStateRecord } from './run-repository';
 export { chunkOutputFiles, mosaicFiles, runOutputDir } from './outputs';
 export { WorkerRegistry } from './worker-registry';
 export type { WorkerInfo } from './worker-registry';
+export { runSummary, sendWebhook } from './webhook';
+export type { RunSummary } from './webhook';

@@ -2,6 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseJobRanges } from '@dqs/protocol';
+import { parse as parseYaml } from 'yaml';
 import { readGrid, writeFileAtomic } from '@dqs/grids';
 import { DqsClient } from '../dqs-client';
 import {
@@ -68,6 +69,8 @@ export async function runPrep(argv: string[]): Promise<number> {
 
 export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
 
+  dqs dm --config run.yaml [flags that override it]       (dqs template writes a commented run.yaml)
+
   dqs dm -jg '[[101,102],[103,104]]' -dt 0 -k 1.2 -n 50 -j 0.5 -s 100 --submit-only [--server URL]
 
   -jg JSON|FILE        job grid (aliases -job_grid_json, -job_grid), laid out as the image: 102 right of 101,
@@ -76,7 +79,94 @@ export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
   -di_grid_json JSON   DI identifiers per job (default input_di_<jobId>)
   -dt -k -n -s -j -ks -ki -cti --forceSimulation   QS flags, as in dqs qs (-j is per chunk)
   --submit-only        print the run id and return (otherwise wait, with progress, until it is done)
+  --webhook URL        POST the run's summary there when it completes, fails or is cancelled
 `;
+
+/** Keys of a run file and the flags they stand for. */
+const CONFIG_KEYS: Record<string, string> = {
+  jg: 'jg',
+  eg: 'eg',
+  di_grid_json: 'dig',
+  dt: 'dt',
+  k: 'k',
+  n: 'n',
+  s: 's',
+  j: 'j',
+  ks: 'ks',
+  ki: 'ki',
+  cti: 'cti',
+  forceSimulation: 'force',
+  webhook: 'webhook',
+  server: 'server',
+};
+
+/** Fills the flags the command line did not give from a run file (YAML). */
+function mergeConfig(flags: FlagValues, file: string): void {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config ${file}: ${(e as Error).message}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError(`--config ${file}: a run file is a YAML mapping (see dqs template)`);
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const flag = CONFIG_KEYS[key];
+    if (!flag)
+      throw new UsageError(
+        `--config ${file}: unknown field '${key}'; known fields: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+      );
+    if (flags.has(flag) || value === null || value === undefined || value === false) continue;
+    if (value === true) flags.set(flag, []);
+    else if (flag === 'jg' || flag === 'eg' || flag === 'dig')
+      flags.set(flag, [typeof value === 'string' ? value : JSON.stringify(value)]);
+    else if (Array.isArray(value)) flags.set(flag, value.map(String));
+    else flags.set(flag, [String(value)]);
+  }
+}
+
+export const TEMPLATE_HELP = `dqs template [-o run.yaml]: a commented run file with every field, for dqs dm --config run.yaml\n`;
+
+export const RUN_TEMPLATE = `# dqs run file: dqs dm --config run.yaml (flags on the command line override these fields)
+# The job grid, laid out as the image: 102 is right of 101, 103 below it. Each job must be prepared first:
+#   dqs prep --id 101 -ti ti.tiff -di di.npy -dt 0
+jg: [[101, 102], [103, 104]]
+# Endpoint grid (recorded and checked; the exchange goes through Redis) and DI identifiers (default input_di_<id>)
+eg: null
+di_grid_json: null
+# Variable types, one per variable: 0 = continuous, 1 = categorical
+dt: [0]
+# Number of best candidates (a real number >= 1; 1.2 takes the 2nd best one time in six)
+k: 1.2
+# Closest informed neighbours (the simulated cell counts as one), one value or one per variable
+n: [50]
+# Base seed: job r (row-major position) uses seed + r
+s: 100
+# Threads per chunk: an integer, or a fraction of a worker's cores
+j: 0.5
+# Size of the default uniform kernel (default: TI size / 2 + 1), or a kernel file (-ki)
+ks: null
+ki: null
+# Periodic training images; re-simulate cells that hold values
+cti: false
+forceSimulation: false
+# A URL told (POST, JSON) when the run completes, fails or is cancelled
+webhook: null
+# The dqs server (default: DQS_URL, else http://127.0.0.1:3000)
+server: null
+`;
+
+export async function runTemplate(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, { o: ['-o', '--output'], help: ['-h', '--help'] });
+  if (switchFlag(flags, 'help')) return help(TEMPLATE_HELP);
+  if (positional.length) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}`);
+  const out = singleString(flags, 'o', '-o');
+  if (out) {
+    writeFileAtomic(out, new TextEncoder().encode(RUN_TEMPLATE));
+    process.stdout.write(`wrote ${out}; edit it, then: dqs dm --config ${out}\n`);
+  } else process.stdout.write(RUN_TEMPLATE);
+  return 0;
+}
 
 function gridArg(flags: FlagValues, name: string, label: string): unknown {
   const v = flags.get(name);
@@ -118,8 +208,12 @@ export async function runDm(argv: string[]): Promise<number> {
     force: ['--forceSimulation', '-forceSimulation'],
     submitOnly: ['--submit-only', '-submitOnly'],
     json: ['--json'],
+    config: ['--config'],
+    webhook: ['--webhook'],
   });
   if (switchFlag(flags, 'help')) return help(DM_HELP);
+  const configFile = singleString(flags, 'config', '--config');
+  if (configFile) mergeConfig(flags, configFile);
   if (positional.length) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}`);
   const jg = gridArg(flags, 'jg', '-jg');
   if (jg === undefined)
@@ -145,6 +239,7 @@ export async function runDm(argv: string[]): Promise<number> {
     ki: kiFile ? await c.uploadArray(readGrid(kiFile)) : undefined,
     cti: switchFlag(flags, 'cti', '-cti') || undefined,
     forceSimulation: switchFlag(flags, 'force', '--forceSimulation') || undefined,
+    webhook: singleString(flags, 'webhook', '--webhook'),
   };
   const run = await c.json<{ runId: string; jobIds: string[]; seed: number }>('POST', '/v1/runs', body);
   if (switchFlag(flags, 'submitOnly', '--submit-only')) {
