@@ -789,9 +789,12 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', big);
     // the victim: a worker simulating a chunk of this run
     let name = '';
+    let jobId = '';
     while (!name) {
       const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
-      name = s.chunks.find((c) => c.worker && c.state === 'running' && c.progress > 0)?.worker ?? '';
+      const c = s.chunks.find((ch) => ch.worker && ch.state === 'running' && ch.progress > 0);
+      name = c?.worker ?? '';
+      jobId = c?.jobId ?? '';
       await new Promise((r) => setTimeout(r, 100));
     }
     const victim = t.stack.workers().find((w) => w.name === name)!;
@@ -805,6 +808,14 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     const log = readFileSync(join(t.dataDir, '..', 'logs', `${name}.log`), 'utf8');
     expect(log).toMatch(/worker stopping, back to the queue/);
     const list = await t.client.json<WorkerView[]>('GET', '/v1/workers');
-    expect(list.map((w) => w.name)).toEqual([name === 'worker-1' ? 'worker-2' : 'worker-1']);
+    const other = name === 'worker-1' ? 'worker-2' : 'worker-1';
+    expect(list.map((w) => w.name)).toEqual([other]);
+    // the chunk's own log tells the story, by job range
+    const logs = dqs(['logs', run.runId, '--jobs', jobId, '--server', t.stack.url]).stdout;
+    expect(logs).toMatch(new RegExp(`== job ${jobId}\\n.*started on ${name}`));
+    expect(logs).toMatch(/worker stopping: back to the queue after \d+ cells/);
+    expect(logs).toMatch(new RegExp(`started on ${other} \\(attempt`));
+    expect(logs).toMatch(/simulated 25600 cells \(\d+ replayed from its stream\)/);
+    expect(logs).toMatch(/output written \(durable\)/);
   });
 });

@@ -24,6 +24,8 @@ import {
   runStatus,
   runWorkers,
   runTemplate,
+  runLogs,
+  LOGS_HELP,
   PAUSE_HELP,
   TEMPLATE_HELP,
   WORKERS_HELP,
@@ -45,6 +47,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   resume: { run: runPauseCommand(false), help: PAUSE_HELP },
   workers: { run: runWorkers, help: WORKERS_HELP },
   template: { run: runTemplate, help: TEMPLATE_HELP },
+  logs: { run: runLogs, help: LOGS_HELP },
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
 };
 
@@ -60,7 +63,7 @@ usage: dqs <command> [flags]
   prep      register a job's inputs (qs_prep)          dm      launch a distributed run (qs_dm)
   status    a run's progress and chunks                 kill    stop a run
   pause     pause a run (resume: go on; same result)    workers the live workers; pause or resume one
-  template  a commented run file for dm --config
+  template  a commented run file for dm --config       logs    each chunk's log (--jobs 1-6,15)
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
   (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
 

@@ -181,6 +181,15 @@ export class ApiController {
     );
   }
 
+  @Get('runs/:runId/chunks/:jobId/log')
+  @ApiOperation({ summary: "A chunk's log: start, worker, blocked, back to the queue, completion or error" })
+  async chunkLog(@Param('runId') runId: string, @Param('jobId') jobId: string) {
+    const run = await this.ctx.runs.get(runId);
+    if (!run) throw new NotFoundException(`no run ${runId}`);
+    if (!run.jobIds.includes(jobId)) throw new NotFoundException(`run ${runId} has no job ${jobId}`);
+    return { runId, jobId, lines: await this.ctx.runs.readLog(runId, jobId) };
+  }
+
   @Get('chunks/:jobId')
   @ApiOperation({ summary: "waitAndDownload: a job id's chunk from the latest run that has it" })
   async chunk(@Param('jobId') jobId: string, @Query() q: Record<string, string>, @Res() res: Response) {

@@ -111,6 +111,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     const out = await collectChunk(data, this.redis, (sha) => this.store.read(sha));
     this.writeOutput(chunkOutputFiles(this.dataDir, data.runId, data.jobId), out);
     await this.runs.setChunk(data.runId, data.jobId, { state: 'durable', done: 1, total: 1 });
+    await this.runs.log(data.runId, data.jobId, 'output written (durable)');
     await this.runs.setLatestRunOfJob(data.jobId, data.runId);
     this.logger.log(`run ${data.runId}: chunk ${data.jobId} written`);
   }

@@ -226,6 +226,10 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     }
     await this.runs.setState(data.runId, 'running');
     const worker = this.name;
+    const log = (line: string) => void this.runs.log(data.runId, data.jobId, line).catch(() => undefined);
+    log(
+      `started on ${worker} (attempt ${job.attemptsMade + 1}), seed ${data.params.seed + data.position}, ${data.neighbours.length} neighbour(s)`,
+    );
     await this.runs.setChunk(data.runId, data.jobId, { state: 'running', worker });
     const runner = new ChunkRunner(data, this.redis, (sha) => this.store.read(sha));
     const entry: ActiveChunk = {
@@ -257,6 +261,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       const outcome = await runner.execute({
         threads: this.config.DQS_THREADS,
         onBlocked: (b) => {
+          log(b ? `blocked on neighbours after ${entry.done} cells` : 'going on');
           entry.blocked = b;
           entry.blockedSince = b ? Date.now() : undefined;
           this.rebalance();
@@ -287,6 +292,9 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       });
       if (outcome.kind === 'stopped') {
         if (outcome.reason === 'yielded') {
+          log(
+            `${this.closing ? 'worker stopping' : 'blocked'}: back to the queue after ${outcome.done} cells`,
+          );
           this.logger.log(
             `chunk ${data.jobId} of run ${data.runId}: ${this.closing ? 'worker stopping' : 'blocked'}, back to the queue after ${outcome.done} cells`,
           );
@@ -302,6 +310,12 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
         total: outcome.cells,
         worker,
       });
+      await this.runs.log(
+        data.runId,
+        data.jobId,
+        `simulated ${outcome.cells} cells (${outcome.replayed} replayed from its stream); sent ${outcome.publishedBatches} batches ` +
+          `(${(outcome.publishedBytes / 1024).toFixed(0)} KiB), received ${outcome.receivedBatches}`,
+      );
       this.logger.log(
         `chunk ${data.jobId} of run ${data.runId}: ${outcome.cells} cells (${outcome.replayed} replayed), ` +
           `sent ${outcome.publishedBatches} batches / ${(outcome.publishedBytes / 1024).toFixed(0)} KiB, received ${outcome.receivedBatches} batches`,
@@ -311,6 +325,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       if (!(e instanceof DelayedError)) {
         const message = e instanceof Error ? e.message : String(e);
         const cancelled = e instanceof UnrecoverableError && message.includes('cancelled');
+        log(cancelled ? 'stopped: the run was cancelled' : `failed: ${message}`);
         await this.runs
           .setChunk(data.runId, data.jobId, {
             state: cancelled ? 'cancelled' : 'failed',

@@ -15,6 +15,8 @@ export const chunkWakeChannel = (runId: string, diId: string) => `dqs:{${runId}}
 export const cancelledKey = (runId: string) => `dqs:{${runId}}:cancelled`;
 export const CANCEL_CHANNEL = 'dqs:cancel';
 export const pausedKey = (runId: string) => `dqs:{${runId}}:paused`;
+/** A chunk's log lines (the last 2000). */
+export const chunkLogKey = (runId: string, jobId: string) => `dqs:{${runId}}:log:${jobId}`;
 /** Pause and resume of runs: messages "pause <runId>" / "resume <runId>" (the paused key is the durable state). */
 export const PAUSE_CHANNEL = 'dqs:pause';
 /** A run's state or a chunk's progress changed (for live views); the message is the run id. */

@@ -8,6 +8,7 @@ import {
   RunState,
   RUN_EVENTS_CHANNEL,
   cancelledKey,
+  chunkLogKey,
   chunkStatesKey,
   pausedKey,
   latestRunOfJobKey,
@@ -103,6 +104,16 @@ export class RunRepository {
     const out: Record<string, ChunkStateRecord> = {};
     for (const [k, v] of Object.entries(raw)) out[k] = JSON.parse(v) as ChunkStateRecord;
     return out;
+  }
+
+  /** Appends a line to a chunk's log (kept in Redis, so that every component and host can read it). */
+  async log(runId: string, jobId: string, line: string): Promise<void> {
+    const key = chunkLogKey(runId, jobId);
+    await this.redis.multi().rpush(key, `${new Date().toISOString()} ${line}`).ltrim(key, -2000, -1).exec();
+  }
+
+  async readLog(runId: string, jobId: string): Promise<string[]> {
+    return this.redis.lrange(chunkLogKey(runId, jobId), 0, -1);
   }
 
   async markCancelled(runId: string): Promise<void> {
