@@ -5,6 +5,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
@@ -817,5 +818,50 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     expect(logs).toMatch(new RegExp(`started on ${other} \\(attempt`));
     expect(logs).toMatch(/simulated 25600 cells \(\d+ replayed from its stream\)/);
     expect(logs).toMatch(/output written \(durable\)/);
+  });
+});
+
+describe('clean-up under a retention policy', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({
+      workers: 1,
+      slots: 1,
+      env: { DQS_RETENTION_SECONDS: '3', DQS_SWEEP_SECONDS: '1' },
+    });
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it('leaves no halo stream, run record or orphan array behind, and keeps outputs and prepared inputs', async () => {
+    const redis = new Redis(t.stack.redisUrl);
+    try {
+      await prep(t.client, [1, 2]);
+      const orphan = await t.client.uploadArray(nd([3, 3], new Float32Array(9).fill(7)));
+      const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[1, 2]] });
+      expect((await waitFor(t.client, run.runId)).state).toBe('completed');
+      const mosaicFile = join(t.dataDir, 'runs', run.runId, 'mosaic.npy');
+      expect(existsSync(mosaicFile)).toBe(true);
+      // within the retention the run is still there; halo streams go as soon as it has ended
+      expect((await t.client.json<Status>('GET', `/v1/runs/${run.runId}`)).state).toBe('completed');
+      expect(await redis.keys(`dqs:{${run.runId}}:di:*`)).toEqual([]);
+      // after it, nothing of the run is left in Redis, and the orphan array is gone
+      await new Promise((r) => setTimeout(r, 5500));
+      expect(await redis.keys(`dqs:{${run.runId}}:*`)).toEqual([]);
+      await expect(t.client.json('GET', `/v1/runs/${run.runId}`)).rejects.toThrow(/no run/);
+      expect(existsSync(join(t.dataDir, 'arrays', `${orphan}.npy`))).toBe(false);
+      // prepared inputs and outputs stay
+      const names = readFileSync(join(t.dataDir, 'names', 'input_di_1.json'), 'utf8');
+      const diSha = (JSON.parse(names) as { sha256: string }).sha256;
+      expect(existsSync(join(t.dataDir, 'arrays', `${diSha}.npy`))).toBe(true);
+      expect(existsSync(mosaicFile)).toBe(true);
+      const log = readFileSync(join(t.dataDir, '..', 'logs', 'results.log'), 'utf8');
+      expect(log).toMatch(
+        /clean-up: \d+ halo stream\(s\), 1 old run record\(s\), 1 orphan array\(s\) removed|clean-up: 0 halo stream\(s\), 1 old run record\(s\)/,
+      );
+    } finally {
+      redis.disconnect();
+    }
   });
 });

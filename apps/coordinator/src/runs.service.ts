@@ -254,6 +254,7 @@ export class RunsService {
       diIds,
       endpoints,
       webhook: dto.webhook,
+      arrays: [...new Set(jobs.flatMap((j) => [j.diSha, ...j.tiShas]).concat(dto.ki ? [dto.ki] : []))],
       tileShape: tileShape!,
       vars: V,
       params,

@@ -26,6 +26,7 @@ import {
   resolveDataDirs,
   runSummary,
   sendWebhook,
+  sweep,
 } from '@dqs/store';
 import { ChunkOutput, assembleMosaic, collectChunk } from '@dqs/halo';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -42,6 +43,26 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
   private events!: QueueEvents;
   private runWorker!: Worker<RunJobData>;
   private readonly collecting = new Map<string, Promise<void>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  /** Retention: halo streams of ended runs, old run records, orphan arrays (see libs/store retention). */
+  async cleanUp(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const r = await sweep(this.redis, this.store, this.config.DQS_RETENTION_SECONDS);
+      if (r.streamsDeleted || r.runsForgotten || r.arraysDeleted) {
+        this.logger.log(
+          `clean-up: ${r.streamsDeleted} halo stream(s), ${r.runsForgotten} old run record(s), ${r.arraysDeleted} orphan array(s) removed`,
+        );
+      }
+    } catch (e) {
+      this.logger.error(`clean-up: ${(e as Error).message}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
 
   constructor(private readonly config: ServiceConfig) {}
 
@@ -64,6 +85,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       concurrency: 2,
     });
     this.runWorker.on('error', (e) => this.logger.error(`run worker: ${e.message}`));
+    this.sweeper = setInterval(() => void this.cleanUp(), this.config.DQS_SWEEP_SECONDS * 1000);
     this.logger.log(`results: writing outputs under ${this.dataDir}`);
   }
 
@@ -170,6 +192,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     await this.runWorker?.close();
     await this.events?.close();
     await this.chunks?.close();

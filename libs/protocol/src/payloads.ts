@@ -85,4 +85,6 @@ export interface RunRecord {
   error?: string;
   /** Notified (POST, JSON summary) when the run ends. */
   webhook?: string;
+  /** sha256 of every array the run reads (kept by the clean-up while the run's records are). */
+  arrays?: string[];
 }

@@ -82,6 +82,18 @@ export class ServiceConfig {
   @Min(1)
   DQS_MAX_UPLOAD_MB = 512;
 
+  /** Results: how long a finished run's records (state, chunk states, logs) and unreferenced arrays are kept. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  DQS_RETENTION_SECONDS = 7 * 24 * 3600;
+
+  /** Results: how often the clean-up runs. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  DQS_SWEEP_SECONDS = 600;
+
   @IsString()
   LOG_LEVEL = 'info';
 }

@@ -9,3 +9,5 @@ export { WorkerRegistry } from './worker-registry';
 export type { WorkerInfo } from './worker-registry';
 export { runSummary, sendWebhook } from './webhook';
 export type { RunSummary } from './webhook';
+export { sweep } from './retention';
+export type { SweepReport } from './retention';

@@ -1,0 +1,75 @@
+/**
+ * The clean-up, so that Redis and the disk do not fill up: the halo streams of a run that has ended (they are
+ * only needed while it runs), the records of runs that ended longer ago than the retention (state, chunk
+ * states, logs, flags), and uploaded arrays that no name and no kept run refers to, older than the retention.
+ * Outputs under runs/ are results, not intermediate data: they stay.
+ */
+import type { Redis } from 'ioredis';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  RUNS_INDEX_KEY,
+  cancelledKey,
+  chunkLogKey,
+  chunkStatesKey,
+  chunkStreamKey,
+  pausedKey,
+  runKey,
+} from '@dqs/protocol';
+import { ArrayStore } from './array-store';
+import { RunRepository } from './run-repository';
+
+export interface SweepReport {
+  streamsDeleted: number;
+  runsForgotten: number;
+  arraysDeleted: number;
+}
+
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export async function sweep(
+  redis: Redis,
+  store: ArrayStore,
+  retentionSeconds: number,
+  now = Date.now(),
+): Promise<SweepReport> {
+  const runs = new RunRepository(redis);
+  const report: SweepReport = { streamsDeleted: 0, runsForgotten: 0, arraysDeleted: 0 };
+  const keep = new Set<string>();
+  for (const runId of await redis.zrange(RUNS_INDEX_KEY, '0', '-1')) {
+    const record = await runs.get(runId);
+    if (!record) {
+      await redis.zrem(RUNS_INDEX_KEY, runId);
+      continue;
+    }
+    if (!FINAL.has(record.state)) {
+      record.arrays?.forEach((a) => keep.add(a));
+      continue;
+    }
+    report.streamsDeleted += await redis.del(...record.diIds.map((d) => chunkStreamKey(runId, d)));
+    const ended = Date.parse(record.finishedAt ?? record.createdAt);
+    if (now - ended > retentionSeconds * 1000) {
+      await redis.del(
+        runKey(runId),
+        chunkStatesKey(runId),
+        cancelledKey(runId),
+        pausedKey(runId),
+        ...record.jobIds.map((j) => chunkLogKey(runId, j)),
+      );
+      await redis.zrem(RUNS_INDEX_KEY, runId);
+      report.runsForgotten++;
+    } else record.arrays?.forEach((a) => keep.add(a));
+  }
+  for (const named of store.listNames('')) keep.add(named.sha256);
+  const dir = join(store.dataDir, 'arrays');
+  for (const file of readdirSync(dir)) {
+    const m = /^([0-9a-f]{64})\.npy$/.exec(file);
+    if (!m || keep.has(m[1])) continue;
+    const path = join(dir, file);
+    if (now - statSync(path).mtimeMs > retentionSeconds * 1000) {
+      rmSync(path, { force: true });
+      report.arraysDeleted++;
+    }
+  }
+  return report;
+}
