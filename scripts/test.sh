@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 rm -f .ci/jest-results.json
 mkdir -p .ci
-npx jest --runInBand --json --outputFile=.ci/jest-results.json "$@"
+npx jest --runInBand --forceExit --json --outputFile=.ci/jest-results.json "$@"
 status=$?
 node -e '
   const fs = require("fs");

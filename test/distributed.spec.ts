@@ -865,3 +865,46 @@ describe('clean-up under a retention policy', () => {
     }
   });
 });
+
+describe('capabilities', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 1, slots: 1 });
+    await prep(t.client, [1, 2, 3, 4]);
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it("takes a run's chunks only on workers with every required capability, and says so while none is live", async () => {
+    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [
+        [1, 2],
+        [3, 4],
+      ],
+      requires: ['gpu', 'highmem'],
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    const waiting = await t.client.json<Status & { waitingFor?: string }>('GET', `/v1/runs/${run.runId}`);
+    expect(waiting.progress).toBe(0);
+    expect(waiting.chunks.every((c) => c.state === 'waiting')).toBe(true);
+    expect(waiting.waitingFor).toMatch(
+      /no live worker has the capabilities gpu, highmem: start one with DQS_CAPABILITIES=gpu,highmem/,
+    );
+    // a worker with only one of them does not take it either
+    await t.stack.addWorker({ DQS_CAPABILITIES: 'gpu' });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect((await t.client.json<Status>('GET', `/v1/runs/${run.runId}`)).progress).toBe(0);
+    await t.stack.addWorker({ DQS_CAPABILITIES: 'cpu,gpu,highmem' });
+    const done = await waitFor(t.client, run.runId);
+    expect(done.state).toBe('completed');
+    expect(done.chunks.every((c) => c.worker === 'worker-3')).toBe(true);
+    // a run without requirements still runs anywhere
+    const plain = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[1, 2]] });
+    expect((await waitFor(t.client, plain.runId)).state).toBe('completed');
+    await expect(
+      t.client.json('POST', '/v1/runs', { ...RUN, jg: [[1, 2]], requires: ['bad tag'] }),
+    ).rejects.toThrow(/each capability is a word/);
+  });
+});

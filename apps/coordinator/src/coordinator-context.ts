@@ -1,7 +1,9 @@
 /** The coordinator's shared handles: configuration, data directory, array store, run repository, Redis. */
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type { ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ServiceConfig, redisOptionsFromUrl } from '@dqs/protocol';
+import { QUEUE_PREFIX, ServiceConfig, redisOptionsFromUrl } from '@dqs/protocol';
 import { ArrayStore, RunRepository, WorkerRegistry, resolveDataDirs } from '@dqs/store';
 
 @Injectable()
@@ -20,7 +22,23 @@ export class CoordinatorContext implements OnApplicationShutdown {
     this.workers = new WorkerRegistry(this.redis);
   }
 
-  onApplicationShutdown(): void {
+  private readonly queues = new Map<string, Queue>();
+
+  /** A chunk queue by name ('chunks', or one per set of required capabilities). */
+  chunkQueue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, {
+        connection: redisOptionsFromUrl(this.config.REDIS_URL) as ConnectionOptions,
+        prefix: QUEUE_PREFIX,
+      });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.redis.disconnect();
   }
 }

@@ -18,7 +18,9 @@ import { toFloat32 } from '@dqs/grids';
 import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
+  CHUNK_QUEUES_KEY,
   PAUSE_CHANNEL,
+  chunkQueueFor,
   ChunkJobData,
   DmDto,
   GridSpecError,
@@ -254,12 +256,15 @@ export class RunsService {
       diIds,
       endpoints,
       webhook: dto.webhook,
+      requires: dto.requires?.length ? [...new Set(dto.requires)].sort() : undefined,
       arrays: [...new Set(jobs.flatMap((j) => [j.diSha, ...j.tiShas]).concat(dto.ki ? [dto.ki] : []))],
       tileShape: tileShape!,
       vars: V,
       params,
     };
     await this.runs.create(record);
+    const queueName = chunkQueueFor(record.requires);
+    await this.ctx.redis.sadd(CHUNK_QUEUES_KEY, queueName);
     const N = grid.ids.length;
     const children = jobs.map((job) => {
       const coords = coordsOf(job.r, grid.shape);
@@ -287,7 +292,7 @@ export class RunsService {
       };
       return {
         name: 'chunk',
-        queueName: CHUNKS_QUEUE,
+        queueName,
         data,
         opts: {
           jobId: `${runId}-${job.jobId}`,
@@ -320,9 +325,20 @@ export class RunsService {
     const s = await this.runs.status(runId);
     if (!s) throw new NotFoundException(`no run ${runId}`);
     const { run, progress, chunks } = s;
+    let waitingFor: string | undefined;
+    if (run.requires?.length && (run.state === 'queued' || run.state === 'running')) {
+      const live = await this.ctx.workers.list();
+      if (!live.some((w) => run.requires!.every((t) => w.capabilities.includes(t)))) {
+        waitingFor =
+          `no live worker has the capabilities ${run.requires.join(', ')}: start one with DQS_CAPABILITIES=${run.requires.join(',')} ` +
+          `(live workers: ${live.map((w) => `${w.name} [${w.capabilities.join(',') || 'none'}]`).join(', ') || 'none'})`;
+      }
+    }
     return {
       runId,
       state: run.state,
+      waitingFor,
+      requires: run.requires,
       progress: run.state === 'completed' ? 100 : Math.min(progress, 99.99),
       createdAt: run.createdAt,
       finishedAt: run.finishedAt,
@@ -384,8 +400,9 @@ export class RunsService {
     }
     await this.ctx.redis.publish(CANCEL_CHANNEL, runId);
     // chunks not started yet are removed; running ones stop at their next cell
+    const queue = this.ctx.chunkQueue(chunkQueueFor(run.requires));
     for (const jobId of run.jobIds) {
-      const job = await this.chunks.getJob(`${runId}-${jobId}`);
+      const job = await queue.getJob(`${runId}-${jobId}`);
       if (!job) continue;
       const state = await job.getState();
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {

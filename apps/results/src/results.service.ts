@@ -10,6 +10,8 @@ import { parseNpy, writeGrid } from '@dqs/grids';
 import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
+  CHUNK_QUEUES_KEY,
+  chunkQueueFor,
   ChunkJobData,
   QUEUE_PREFIX,
   RUNS_QUEUE,
@@ -39,8 +41,36 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
   private runs!: RunRepository;
   private store!: ArrayStore;
   private dataDir!: string;
-  private chunks!: Queue<ChunkJobData>;
-  private events!: QueueEvents;
+  private connection!: ConnectionOptions;
+  /** Every chunk queue ('chunks' and one per set of required capabilities), with its events. */
+  private readonly queues = new Map<string, { queue: Queue<ChunkJobData>; events: QueueEvents }>();
+  private queueScan: NodeJS.Timeout | undefined;
+
+  private async followQueues(): Promise<void> {
+    const names = new Set([CHUNKS_QUEUE, ...(await this.redis.smembers(CHUNK_QUEUES_KEY))]);
+    for (const name of names) {
+      if (this.queues.has(name)) continue;
+      const queue = new Queue<ChunkJobData>(name, { connection: this.connection, prefix: QUEUE_PREFIX });
+      const events = new QueueEvents(name, { connection: this.connection, prefix: QUEUE_PREFIX });
+      events.on('completed', ({ jobId }) => void this.onChunkCompleted(queue, jobId));
+      events.on('failed', ({ jobId, failedReason }) => void this.onChunkFailed(queue, jobId, failedReason));
+      this.queues.set(name, { queue, events });
+    }
+  }
+
+  private queueOf(requires: string[] | undefined): Queue<ChunkJobData> {
+    const name = chunkQueueFor(requires);
+    let entry = this.queues.get(name);
+    if (!entry) {
+      const queue = new Queue<ChunkJobData>(name, { connection: this.connection, prefix: QUEUE_PREFIX });
+      const events = new QueueEvents(name, { connection: this.connection, prefix: QUEUE_PREFIX });
+      events.on('completed', ({ jobId }) => void this.onChunkCompleted(queue, jobId));
+      events.on('failed', ({ jobId, failedReason }) => void this.onChunkFailed(queue, jobId, failedReason));
+      entry = { queue, events };
+      this.queues.set(name, entry);
+    }
+    return entry.queue;
+  }
   private runWorker!: Worker<RunJobData>;
   private readonly collecting = new Map<string, Promise<void>>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -75,10 +105,9 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     this.runs = new RunRepository(this.redis);
     this.dataDir = resolveDataDirs(process.env).data;
     this.store = new ArrayStore(this.dataDir);
-    this.chunks = new Queue<ChunkJobData>(CHUNKS_QUEUE, { connection, prefix: QUEUE_PREFIX });
-    this.events = new QueueEvents(CHUNKS_QUEUE, { connection, prefix: QUEUE_PREFIX });
-    this.events.on('completed', ({ jobId }) => void this.onChunkCompleted(jobId));
-    this.events.on('failed', ({ jobId, failedReason }) => void this.onChunkFailed(jobId, failedReason));
+    this.connection = connection;
+    await this.followQueues();
+    this.queueScan = setInterval(() => void this.followQueues().catch(() => undefined), 2000);
     this.runWorker = new Worker<RunJobData>(RUNS_QUEUE, (job) => this.finalize(job), {
       connection,
       prefix: QUEUE_PREFIX,
@@ -89,18 +118,18 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     this.logger.log(`results: writing outputs under ${this.dataDir}`);
   }
 
-  private async onChunkCompleted(bullId: string): Promise<void> {
+  private async onChunkCompleted(queue: Queue<ChunkJobData>, bullId: string): Promise<void> {
     try {
-      const job = await this.chunks.getJob(bullId);
+      const job = await queue.getJob(bullId);
       if (job) await this.collect(job.data);
     } catch (e) {
       this.logger.error(`collecting ${bullId}: ${(e as Error).message}`);
     }
   }
 
-  private async onChunkFailed(bullId: string, reason: string): Promise<void> {
+  private async onChunkFailed(queue: Queue<ChunkJobData>, bullId: string, reason: string): Promise<void> {
     try {
-      const job = await this.chunks.getJob(bullId);
+      const job = await queue.getJob(bullId);
       if (!job || (await job.getState()) !== 'failed') return;
       const { runId, jobId } = job.data;
       if (await this.runs.isCancelled(runId)) await this.runs.setState(runId, 'cancelled');
@@ -132,7 +161,12 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     if (states[data.jobId]?.state === 'durable') return;
     const out = await collectChunk(data, this.redis, (sha) => this.store.read(sha));
     this.writeOutput(chunkOutputFiles(this.dataDir, data.runId, data.jobId), out);
-    await this.runs.setChunk(data.runId, data.jobId, { state: 'durable', done: 1, total: 1 });
+    await this.runs.setChunk(data.runId, data.jobId, {
+      state: 'durable',
+      done: 1,
+      total: 1,
+      worker: states[data.jobId]?.worker,
+    });
     await this.runs.log(data.runId, data.jobId, 'output written (durable)');
     await this.runs.setLatestRunOfJob(data.jobId, data.runId);
     this.logger.log(`run ${data.runId}: chunk ${data.jobId} written`);
@@ -152,7 +186,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     if (!record) throw new Error(`run ${runId} is unknown`);
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {
-      const child = await this.chunks.getJob(`${runId}-${jobId}`);
+      const child = await this.queueOf(record.requires).getJob(`${runId}-${jobId}`);
       if (!child) throw new Error(`run ${runId}: chunk job ${jobId} is gone`);
       await this.collect(child.data);
       const files = chunkOutputFiles(this.dataDir, runId, jobId);
@@ -193,9 +227,12 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.queueScan) clearInterval(this.queueScan);
     await this.runWorker?.close();
-    await this.events?.close();
-    await this.chunks?.close();
+    for (const { queue, events } of this.queues.values()) {
+      await events.close();
+      await queue.close();
+    }
     this.redis?.disconnect();
   }
 }

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
+  CHUNK_QUEUES_KEY,
   ChunkJobData,
   ChunkResult,
   PAUSE_CHANNEL,
@@ -19,6 +20,7 @@ import {
   WORKERS_KEY,
   WORKER_CONTROL_CHANNEL,
   redisOptionsFromUrl,
+  requirementsOf,
   workerKey,
   workerPausedKey,
 } from '@dqs/protocol';
@@ -44,7 +46,8 @@ interface ActiveChunk {
 @Injectable()
 export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('chunks');
-  private worker!: Worker<ChunkJobData, ChunkResult>;
+  /** One worker per chunk queue this worker may serve: 'chunks', and each set of capabilities it has. */
+  private readonly mains = new Map<string, Worker<ChunkJobData, ChunkResult>>();
   private redis!: Redis;
   private subscriber!: Redis;
   private store!: ArrayStore;
@@ -52,7 +55,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
   private connection!: ConnectionOptions;
   private readonly active = new Map<string, ActiveChunk>();
   /** A one-job worker waiting for a chunk to fill the slot of a blocked one (BullMQ cannot raise a running worker's concurrency). */
-  private pending: Worker<ChunkJobData, ChunkResult> | undefined;
+  private readonly pending = new Map<string, Worker<ChunkJobData, ChunkResult>>();
   private readonly overflow = new Set<Worker<ChunkJobData, ChunkResult>>();
   private closing = false;
   /** Paused by a person: takes no new chunk, and its running chunks stop at a cell boundary. */
@@ -81,9 +84,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     });
     await this.subscriber.subscribe(CANCEL_CHANNEL, PAUSE_CHANNEL, WORKER_CONTROL_CHANNEL);
     this.connection = connection as ConnectionOptions;
-    this.worker = this.newWorker(this.config.DQS_SLOTS, (job, token, signal) =>
-      this.process(job, token, signal),
-    );
+    await this.serveQueues();
     if ((await this.redis.exists(workerPausedKey(this.name))) === 1) await this.setPaused(true);
     await this.report();
     this.heartbeat = setInterval(() => void this.report().catch(() => undefined), 3000);
@@ -94,8 +95,31 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  private capabilities(): string[] {
+    return this.config.DQS_CAPABILITIES.split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+  }
+
+  /** Starts serving every chunk queue whose required capabilities this worker has all of. */
+  private async serveQueues(): Promise<void> {
+    if (this.closing) return;
+    const mine = new Set(this.capabilities());
+    const names = new Set([CHUNKS_QUEUE, ...(await this.redis.smembers(CHUNK_QUEUES_KEY))]);
+    for (const name of names) {
+      if (this.mains.has(name) || !requirementsOf(name).every((t) => mine.has(t))) continue;
+      const w = this.newWorker(name, this.config.DQS_SLOTS, (job, token, signal) =>
+        this.process(job, token, signal),
+      );
+      if (this.paused) void w.pause(true).catch(() => undefined);
+      this.mains.set(name, w);
+      if (name !== CHUNKS_QUEUE) this.logger.log(`worker ${this.name}: serving ${name}`);
+    }
+  }
+
   /** The registry entry: what this worker is and does, refreshed every 3 s (it expires when the worker dies). */
   private async report(): Promise<void> {
+    await this.serveQueues();
     const durable = (await this.redis.exists(workerPausedKey(this.name))) === 1;
     if (durable !== this.paused) await this.setPaused(durable);
     const chunks = [...this.active.values()].map((a) => ({
@@ -111,7 +135,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
         name: this.name,
         slots: this.config.DQS_SLOTS,
         threads: this.config.DQS_THREADS ?? 0,
-        capabilities: this.config.DQS_CAPABILITIES,
+        capabilities: this.capabilities().join(','),
         paused: this.paused ? 1 : 0,
         startedAt: this.startedAt,
         chunks: JSON.stringify(chunks),
@@ -147,18 +171,22 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     // running chunks first: BullMQ's pause can take seconds to return (it waits for its blocking fetch)
     for (const a of this.active.values()) await this.applyPause(a);
     if (paused) {
-      void this.worker.pause(true).catch(() => undefined);
+      for (const w of this.mains.values()) void w.pause(true).catch(() => undefined);
       for (const w of this.overflow) void w.close();
       this.overflow.clear();
-      this.pending = undefined;
-    } else this.worker.resume();
+      this.pending.clear();
+    } else for (const w of this.mains.values()) w.resume();
     this.logger.log(`worker ${this.name} ${paused ? 'paused' : 'resumed'}`);
     this.rebalance();
     await this.report().catch(() => undefined);
   }
 
-  private newWorker(concurrency: number, processor: Processor): Worker<ChunkJobData, ChunkResult> {
-    const w = new Worker<ChunkJobData, ChunkResult>(CHUNKS_QUEUE, processor, {
+  private newWorker(
+    queue: string,
+    concurrency: number,
+    processor: Processor,
+  ): Worker<ChunkJobData, ChunkResult> {
+    const w = new Worker<ChunkJobData, ChunkResult>(queue, processor, {
       connection: this.connection,
       prefix: QUEUE_PREFIX,
       concurrency,
@@ -176,31 +204,40 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
    * no CPU), a one-job worker takes another chunk, up to DQS_MAX_HELD_CHUNKS held at once.
    */
   private rebalance(): void {
-    if (this.closing || !this.worker) return;
+    if (this.closing || this.mains.size === 0) return;
     let idle = 0;
     for (const a of this.active.values()) if (a.blocked || a.runner.isPaused()) idle++;
     const computing = this.active.size - idle;
+    // overflow only replaces held chunks that are blocked or paused; idle slots are the main workers' to fill
     const want =
-      !this.paused && computing < this.config.DQS_SLOTS && this.active.size < this.config.DQS_MAX_HELD_CHUNKS;
-    if (want && !this.pending) {
-      const w: Worker<ChunkJobData, ChunkResult> = this.newWorker(1, async (job, token, signal) => {
-        if (this.pending === w) this.pending = undefined;
-        try {
-          return await this.process(job, token, signal);
-        } finally {
-          setImmediate(() => {
-            this.overflow.delete(w);
-            void w.close();
-          });
-        }
-      });
-      this.pending = w;
-      this.overflow.add(w);
-    } else if (!want && this.pending) {
-      const w = this.pending;
-      this.pending = undefined;
-      this.overflow.delete(w);
-      void w.close();
+      !this.paused &&
+      idle > 0 &&
+      computing < this.config.DQS_SLOTS &&
+      this.active.size < this.config.DQS_MAX_HELD_CHUNKS;
+    if (want) {
+      // one waiting one-job worker per queue served, whichever has work first
+      for (const queue of this.mains.keys()) {
+        if (this.pending.has(queue)) continue;
+        const w: Worker<ChunkJobData, ChunkResult> = this.newWorker(queue, 1, async (job, token, signal) => {
+          if (this.pending.get(queue) === w) this.pending.delete(queue);
+          try {
+            return await this.process(job, token, signal);
+          } finally {
+            setImmediate(() => {
+              this.overflow.delete(w);
+              void w.close();
+            });
+          }
+        });
+        this.pending.set(queue, w);
+        this.overflow.add(w);
+      }
+    } else {
+      for (const w of this.pending.values()) {
+        this.overflow.delete(w);
+        void w.close();
+      }
+      this.pending.clear();
     }
   }
 
@@ -348,7 +385,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const a of this.active.values()) a.runner.stop('yielded');
-    await Promise.all([this.worker?.close(), ...[...this.overflow].map((w) => w.close())]);
+    await Promise.all([...this.mains.values(), ...this.overflow].map((w) => w.close()));
     await this.redis
       ?.multi()
       .del(workerKey(this.name))

@@ -133,6 +133,19 @@ export class DmDto {
   forceSimulation?: boolean;
 
   @ApiPropertyOptional({
+    description: "capabilities a worker must have (all of them) to take this run's chunks",
+    example: ['avx2'],
+  })
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  @Matches(/^[A-Za-z0-9_.-]{1,50}$/, {
+    each: true,
+    message: 'requires: each capability is a word (letters, digits, _ . -)',
+  })
+  requires?: string[];
+
+  @ApiPropertyOptional({
     description:
       'URL that receives a POST with the run summary when the run completes, fails or is cancelled',
   })

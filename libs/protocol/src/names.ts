@@ -3,6 +3,25 @@
 /** BullMQ prefix: a hash tag, so that BullMQ works on Redis Cluster. */
 export const QUEUE_PREFIX = '{dqs}';
 export const CHUNKS_QUEUE = 'chunks';
+/** Every chunk queue in use: 'chunks' and one per set of required capabilities (a Redis set). */
+export const CHUNK_QUEUES_KEY = 'dqs:chunk-queues';
+
+/** Chunks of a run that requires capabilities go to their own queue, taken only by workers that have them all. */
+export function chunkQueueFor(requires: readonly string[] | undefined): string {
+  const tags = [...new Set(requires ?? [])].sort();
+  return tags.length ? `${CHUNKS_QUEUE}@${tags.join('+')}` : CHUNKS_QUEUE;
+}
+
+/** The capabilities a chunk queue requires (none for 'chunks'). */
+export function requirementsOf(queue: string): string[] {
+  const at = queue.indexOf('@');
+  return at < 0
+    ? []
+    : queue
+        .slice(at + 1)
+        .split('+')
+        .filter(Boolean);
+}
 export const RUNS_QUEUE = 'runs';
 
 export const runKey = (runId: string) => `dqs:{${runId}}:run`;

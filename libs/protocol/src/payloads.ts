@@ -87,4 +87,6 @@ export interface RunRecord {
   webhook?: string;
   /** sha256 of every array the run reads (kept by the clean-up while the run's records are). */
   arrays?: string[];
+  /** Capabilities a worker needs to take this run's chunks; they are queued on chunkQueueFor(requires). */
+  requires?: string[];
 }

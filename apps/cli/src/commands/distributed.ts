@@ -80,6 +80,7 @@ export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
   -dt -k -n -s -j -ks -ki -cti --forceSimulation   QS flags, as in dqs qs (-j is per chunk)
   --submit-only        print the run id and return (otherwise wait, with progress, until it is done)
   --webhook URL        POST the run's summary there when it completes, fails or is cancelled
+  --requires a,b       only workers with all these capabilities (DQS_CAPABILITIES) take the run's chunks
 `;
 
 /** Keys of a run file and the flags they stand for. */
@@ -97,6 +98,7 @@ const CONFIG_KEYS: Record<string, string> = {
   cti: 'cti',
   forceSimulation: 'force',
   webhook: 'webhook',
+  requires: 'requires',
   server: 'server',
 };
 
@@ -171,6 +173,8 @@ cti: false
 forceSimulation: false
 # A URL told (POST, JSON) when the run completes, fails or is cancelled
 webhook: null
+# Capabilities a worker needs (all of them) to take this run's chunks, e.g. [avx2, highmem]
+requires: null
 # The dqs server (default: DQS_URL, else http://127.0.0.1:3000)
 server: null
 `;
@@ -229,6 +233,7 @@ export async function runDm(argv: string[]): Promise<number> {
     json: ['--json'],
     config: ['--config'],
     webhook: ['--webhook'],
+    requires: ['--requires'],
   });
   if (switchFlag(flags, 'help')) return help(DM_HELP);
   const configFile = singleString(flags, 'config', '--config');
@@ -259,6 +264,10 @@ export async function runDm(argv: string[]): Promise<number> {
     cti: switchFlag(flags, 'cti', '-cti') || undefined,
     forceSimulation: switchFlag(flags, 'force', '--forceSimulation') || undefined,
     webhook: singleString(flags, 'webhook', '--webhook'),
+    requires: flags
+      .get('requires')
+      ?.flatMap((v) => v.split(','))
+      .filter(Boolean),
   };
   const run = await c.json<{ runId: string; jobIds: string[]; seed: number }>('POST', '/v1/runs', body);
   if (switchFlag(flags, 'submitOnly', '--submit-only')) {
@@ -314,6 +323,7 @@ interface Status {
   state: string;
   progress: number;
   error?: string;
+  waitingFor?: string;
   gridShape: number[];
   chunks: { jobId: string; state: string; progress: number; error?: string }[];
 }
@@ -379,6 +389,7 @@ export async function runStatus(argv: string[]): Promise<number> {
     `run ${s.runId}: ${s.state}, ${s.progress.toFixed(1)}%${s.error ? ` (${s.error})` : ''}\n`,
   );
   process.stdout.write(drawGrid(s, process.stdout.isTTY) + '\n');
+  if (s.waitingFor) process.stdout.write(`waiting: ${s.waitingFor}\n`);
   for (const ch of s.chunks) if (ch.error) process.stdout.write(`chunk ${ch.jobId}: ${ch.error}\n`);
   return 0;
 }

@@ -5,16 +5,14 @@
  * never sent whole to a browser.
  */
 import { Injectable, NotFoundException, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectQueue } from '@nestjs/bullmq';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseNpy, renderPreview, toFloat32 } from '@dqs/grids';
 import {
-  CHUNKS_QUEUE,
   ChunkJobData,
   RUN_EVENTS_CHANNEL,
   ServiceConfig,
+  chunkQueueFor,
   redisOptionsFromUrl,
 } from '@dqs/protocol';
 import { chunkOutputFiles, mosaicFiles } from '@dqs/store';
@@ -50,7 +48,6 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly ctx: CoordinatorContext,
     private readonly config: ServiceConfig,
-    @InjectQueue(CHUNKS_QUEUE) private readonly chunks: Queue<ChunkJobData>,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -72,7 +69,9 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async job(runId: string, jobId: string): Promise<ChunkJobData> {
-    const job = await this.chunks.getJob(`${runId}-${jobId}`);
+    const record = await this.ctx.runs.get(runId);
+    if (!record) throw new NotFoundException(`no run ${runId}`);
+    const job = await this.ctx.chunkQueue(chunkQueueFor(record.requires)).getJob(`${runId}-${jobId}`);
     if (!job) throw new NotFoundException(`no chunk ${jobId} in run ${runId}`);
     return job.data;
   }

@@ -167,6 +167,7 @@ function showStatus(s) {
   document.getElementById('resume').disabled = s.state !== 'paused';
   document.getElementById('kill').disabled = !(active || s.state === 'paused');
   if (s.error) document.getElementById('error').textContent = s.error;
+  else document.getElementById('error').textContent = s.waitingFor || '';
   if (Object.keys(tiles).length !== s.chunks.length) buildGrid(s);
   var body = document.getElementById('chunks'); body.innerHTML = '';
   s.chunks.forEach(function (c) {
