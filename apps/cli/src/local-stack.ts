@@ -26,6 +26,24 @@ export function packageRoot(): string {
   throw new Error('cannot find the dqs package root');
 }
 
+/** Arguments of a private redis-server: loopback only, nothing kept on disk, no eviction (BullMQ needs that). */
+export function privateRedisArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--maxmemory-policy',
+    'noeviction',
+    '--dir',
+    dir,
+  ];
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -155,20 +173,7 @@ export class LocalStack {
         'redis',
         `redis-${port}`,
         'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--maxmemory-policy',
-          'noeviction',
-          '--dir',
-          dir,
-        ],
+        privateRedisArgs(port, dir),
         process.env,
         /Ready to accept connections/,
       ).catch((e: Error) => {
