@@ -6,6 +6,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
+import type { WorkerInfo } from '@dqs/store';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
@@ -727,17 +728,8 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
   const big = { ...RUN, n: [30], jg: [[21, 22]] };
   let expected: Buffer;
 
-  interface WorkerView {
-    name: string;
-    slots: number;
-    threads: number;
-    capabilities: string[];
-    paused: boolean;
-    chunks: { jobId: string }[];
-  }
-
   it('lists the live workers with their slots, threads and capabilities', async () => {
-    const list = await t.client.json<WorkerView[]>('GET', '/v1/workers');
+    const list = await t.client.json<WorkerInfo[]>('GET', '/v1/workers');
     expect(list.map((w) => w.name).sort()).toEqual(['worker-1', 'worker-2']);
     for (const w of list)
       expect(w).toMatchObject({ slots: 1, threads: 1, capabilities: ['cpu', 'avx2'], paused: false });
@@ -774,7 +766,7 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
       const b = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
       expect(b.progress).toBe(a.progress);
       expect(b.progress).toBeLessThan(100);
-      const listed = await t.client.json<WorkerView[]>('GET', '/v1/workers');
+      const listed = await t.client.json<WorkerInfo[]>('GET', '/v1/workers');
       expect(listed.every((w) => w.paused)).toBe(true);
       await expect(t.client.json('POST', '/v1/workers/nobody/pause')).rejects.toThrow(
         /no live worker named nobody/,
@@ -808,7 +800,7 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     expect((await mosaicOf(t.client, run.runId)).equals(expected)).toBe(true);
     const log = readFileSync(join(t.dataDir, '..', 'logs', `${name}.log`), 'utf8');
     expect(log).toMatch(/worker stopping, back to the queue/);
-    const list = await t.client.json<WorkerView[]>('GET', '/v1/workers');
+    const list = await t.client.json<WorkerInfo[]>('GET', '/v1/workers');
     const other = name === 'worker-1' ? 'worker-2' : 'worker-1';
     expect(list.map((w) => w.name)).toEqual([other]);
     // the chunk's own log tells the story, by job range

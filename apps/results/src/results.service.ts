@@ -48,18 +48,11 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
 
   private async followQueues(): Promise<void> {
     const names = new Set([CHUNKS_QUEUE, ...(await this.redis.smembers(CHUNK_QUEUES_KEY))]);
-    for (const name of names) {
-      if (this.queues.has(name)) continue;
-      const queue = new Queue<ChunkJobData>(name, { connection: this.connection, prefix: QUEUE_PREFIX });
-      const events = new QueueEvents(name, { connection: this.connection, prefix: QUEUE_PREFIX });
-      events.on('completed', ({ jobId }) => void this.onChunkCompleted(queue, jobId));
-      events.on('failed', ({ jobId, failedReason }) => void this.onChunkFailed(queue, jobId, failedReason));
-      this.queues.set(name, { queue, events });
-    }
+    for (const name of names) this.follow(name);
   }
 
-  private queueOf(requires: string[] | undefined): Queue<ChunkJobData> {
-    const name = chunkQueueFor(requires);
+  /** A chunk queue, and its events followed (completions are collected, failures recorded). */
+  private follow(name: string): Queue<ChunkJobData> {
     let entry = this.queues.get(name);
     if (!entry) {
       const queue = new Queue<ChunkJobData>(name, { connection: this.connection, prefix: QUEUE_PREFIX });
@@ -71,6 +64,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     }
     return entry.queue;
   }
+
   private runWorker!: Worker<RunJobData>;
   private readonly collecting = new Map<string, Promise<void>>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -186,7 +180,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     if (!record) throw new Error(`run ${runId} is unknown`);
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {
-      const child = await this.queueOf(record.requires).getJob(`${runId}-${jobId}`);
+      const child = await this.follow(chunkQueueFor(record.requires)).getJob(`${runId}-${jobId}`);
       if (!child) throw new Error(`run ${runId}: chunk job ${jobId} is gone`);
       await this.collect(child.data);
       const files = chunkOutputFiles(this.dataDir, runId, jobId);

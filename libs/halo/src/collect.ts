@@ -14,7 +14,16 @@ export interface ChunkOutput {
   index: Uint32Array;
 }
 
-export async function collectChunk(job: ChunkJobData, redis: Redis, load: ArrayLoader): Promise<ChunkOutput> {
+/**
+ * A chunk's tile from its DI and its stream. By default every simulated cell must be there (a finished chunk);
+ * with partial, the cells simulated so far (a live preview), NaN elsewhere.
+ */
+export async function collectChunk(
+  job: ChunkJobData,
+  redis: Redis,
+  load: ArrayLoader,
+  options: { partial?: boolean } = {},
+): Promise<ChunkOutput> {
   const V = job.vars;
   const di = loadGrid(load, job.diSha, V, `DI of job ${job.jobId}`);
   const path = buildPath(di, chunkSeed(job.params, job.position));
@@ -35,7 +44,7 @@ export async function collectChunk(job: ChunkJobData, redis: Redis, load: ArrayL
       }
     }
   });
-  if (distinct !== path.cells.length) {
+  if (!options.partial && distinct !== path.cells.length) {
     throw new Error(
       `chunk ${job.jobId}: its stream holds ${distinct} of ${path.cells.length} simulated cells`,
     );

@@ -2,6 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseJobRanges } from '@dqs/protocol';
+import type { WorkerInfo } from '@dqs/store';
 import { parse as parseYaml } from 'yaml';
 import { readGrid, writeFileAtomic } from '@dqs/grids';
 import { DqsClient } from '../dqs-client';
@@ -513,15 +514,6 @@ export const WORKERS_HELP = `dqs workers [--json] [--server URL]: the live worke
 dqs workers pause NAME / dqs workers resume NAME: a paused worker takes no new chunk and its chunks stop at a cell boundary
 `;
 
-interface WorkerView {
-  name: string;
-  slots: number;
-  threads: number;
-  capabilities: string[];
-  paused: boolean;
-  chunks: { runId: string; jobId: string; state: string; done: number; total: number }[];
-}
-
 export async function runWorkers(argv: string[]): Promise<number> {
   const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, json: ['--json'] });
   if (switchFlag(flags, 'help')) return help(WORKERS_HELP);
@@ -538,7 +530,7 @@ export async function runWorkers(argv: string[]): Promise<number> {
     process.stdout.write(`worker ${r.name}: ${r.paused ? 'paused' : 'running'}\n`);
     return 0;
   }
-  const list = await c.json<WorkerView[]>('GET', '/v1/workers');
+  const list = await c.json<WorkerInfo[]>('GET', '/v1/workers');
   if (switchFlag(flags, 'json', '--json')) {
     process.stdout.write(JSON.stringify(list) + '\n');
     return 0;

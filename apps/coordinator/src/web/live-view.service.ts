@@ -16,8 +16,8 @@ import {
   redisOptionsFromUrl,
 } from '@dqs/protocol';
 import { chunkOutputFiles, mosaicFiles } from '@dqs/store';
-import { buildPath, gridFromArray } from '@dqs/qs';
-import { chunkSeed, readWholeStream, streamOf } from '@dqs/halo';
+import { gridFromArray } from '@dqs/qs';
+import { collectChunk } from '@dqs/halo';
 import { compareWithTi, ComparisonReport } from '@dqs/stats';
 import { CoordinatorContext } from '../coordinator-context';
 
@@ -124,23 +124,10 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
       const a = parseNpy(readFileSync(files.sim), files.sim);
       return this.png(toFloat32(a), data.tileShape, data.vars, max, categorical, this.range(data));
     }
-    const diArray = this.ctx.store.read(data.diSha);
-    const di = gridFromArray(
-      diArray.shape,
-      Float32Array.from(toFloat32(diArray)),
-      data.vars,
-      `DI of ${jobId}`,
-    );
-    const path = buildPath(di, chunkSeed(data.params, data.position));
-    await readWholeStream(this.ctx.redis, streamOf(runId, data.diId).key, (rec) => {
-      for (let a = 0; a < rec.g.length; a++) {
-        const i = (rec.g[a] - data.position) / data.jobCount;
-        if (!Number.isInteger(i) || i < 0 || i >= path.cells.length) continue;
-        const cell = path.cells[i];
-        for (let v = 0; v < data.vars; v++) di.data[cell * data.vars + v] = rec.values[a * data.vars + v];
-      }
+    const live = await collectChunk(data, this.ctx.redis, (sha) => this.ctx.store.read(sha), {
+      partial: true,
     });
-    return this.png(di.data, data.tileShape, data.vars, max, categorical, this.range(data));
+    return this.png(live.sim.data, data.tileShape, data.vars, max, categorical, this.range(data));
   }
 
   async tiPreview(runId: string, jobId: string, max: number): Promise<Uint8Array> {
