@@ -833,7 +833,7 @@ describe('clean-up under a retention policy', () => {
       const orphan = await t.client.uploadArray(nd([3, 3], new Float32Array(9).fill(7)));
       const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[1, 2]] });
       expect((await waitFor(t.client, run.runId)).state).toBe('completed');
-      const mosaicFile = join(t.dataDir, 'runs', run.runId, 'mosaic.npy');
+      const mosaicFile = join(t.dataDir, 'archive', 'default', 'default', run.runId, 'mosaic.npy');
       expect(existsSync(mosaicFile)).toBe(true);
       // within the retention the run is still there; halo streams go as soon as it has ended
       expect((await t.client.json<Status>('GET', `/v1/runs/${run.runId}`)).state).toBe('completed');
@@ -844,7 +844,7 @@ describe('clean-up under a retention policy', () => {
       await expect(t.client.json('GET', `/v1/runs/${run.runId}`)).rejects.toThrow(/no run/);
       expect(existsSync(join(t.dataDir, 'arrays', `${orphan}.npy`))).toBe(false);
       // prepared inputs and outputs stay
-      const names = readFileSync(join(t.dataDir, 'names', 'input_di_1.json'), 'utf8');
+      const names = readFileSync(join(t.dataDir, 'names', 'default', 'input_di_1.json'), 'utf8');
       const diSha = (JSON.parse(names) as { sha256: string }).sha256;
       expect(existsSync(join(t.dataDir, 'arrays', `${diSha}.npy`))).toBe(true);
       expect(existsSync(mosaicFile)).toBe(true);

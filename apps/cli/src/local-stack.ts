@@ -242,10 +242,12 @@ export class LocalStack {
     for (const p of order) {
       if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
       p.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
       const done = await Promise.race([
         p.exited.then(() => true),
-        new Promise((r) => setTimeout(() => r(false), 10000)),
+        new Promise((r) => (timer = setTimeout(() => r(false), 10000))),
       ]);
+      clearTimeout(timer); // a pending timer would keep the CLI alive for 10 s after the stack is down
       if (!done) p.child.kill('SIGKILL');
     }
   }

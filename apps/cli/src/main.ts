@@ -25,12 +25,15 @@ import {
   runWorkers,
   runTemplate,
   runLogs,
+  runRetry,
   LOGS_HELP,
+  RETRY_HELP,
   PAUSE_HELP,
   TEMPLATE_HELP,
   WORKERS_HELP,
 } from './commands/distributed';
 import { UP_HELP, runUp } from './commands/up';
+import { FETCH_HELP, runFetch } from './commands/fetch';
 import { DqsServerError } from './dqs-client';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -49,6 +52,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   template: { run: runTemplate, help: TEMPLATE_HELP },
   logs: { run: runLogs, help: LOGS_HELP },
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
+  retry: { run: runRetry, help: RETRY_HELP },
+  fetch: { run: runFetch, help: FETCH_HELP },
 };
 
 const USAGE = `dqs: Distributed QuickSampling (G2S's QS in TypeScript)
@@ -61,11 +66,13 @@ usage: dqs <command> [flags]
 
   up        start a dqs server here (redis, coordinator, results, workers)
   prep      register a job's inputs (qs_prep)          dm      launch a distributed run (qs_dm)
-  status    a run's progress and chunks                 kill    stop a run
-  pause     pause a run (resume: go on; same result)    workers the live workers; pause or resume one
-  template  a commented run file for dm --config       logs    each chunk's log (--jobs 1-6,15)
+  status    a run's progress and chunks; the runs       kill    stop a run, or some chunks (--jobs 3-5)
+  retry     resume killed chunks, or a failed run       pause   pause a run (resume: go on; same result)
+  workers   the live workers; pause or resume one       logs    each chunk's log (--jobs 1-6,15)
+  template  a commented run file for dm --config       fetch   archived outputs by namespace, batch, jobs, date
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
-  (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
+  (these take --server URL, or DQS_URL. Without a server, prep and dm run attached on a private stack that
+   stops when they end, and fetch reads this machine's archive; --namespace NS or DQS_NAMESPACE scopes job ids)
 
 dqs <command> --help tells more.
 `;

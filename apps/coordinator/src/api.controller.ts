@@ -4,8 +4,18 @@ import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/s
 import type { Request, Response } from 'express';
 import { BadRequestException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { GridFileError } from '@dqs/grids';
-import { DmDto, PrepDto } from '@dqs/protocol';
-import { ArrayStore } from '@dqs/store';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DateBoundError,
+  DmDto,
+  JobRangeError,
+  PrepDto,
+  parseDateFilter,
+  parseJobRanges,
+  scopeNameProblem,
+} from '@dqs/protocol';
+import { ArchiveFilter, ArrayStore, archiveRoot, listArchive } from '@dqs/store';
 import { TokenGuard } from './auth.guard';
 import { CoordinatorContext } from './coordinator-context';
 import { Download, DownloadsService } from './downloads.service';
@@ -15,6 +25,25 @@ function send(res: Response, d: Download): void {
   res.setHeader('Content-Type', d.contentType);
   res.setHeader('Content-Disposition', `attachment; filename="${d.filename}"`);
   res.send(Buffer.from(d.body.buffer, d.body.byteOffset, d.body.byteLength));
+}
+
+/** An archive filter from query parameters (the same fields as dqs fetch's flags). */
+function archiveFilterOf(q: Record<string, string>): ArchiveFilter {
+  for (const what of ['namespace', 'batch'] as const) {
+    const v = q[what];
+    if (v && v !== '*' && !v.includes('*')) {
+      const problem = scopeNameProblem(what, v);
+      if (problem) throw new BadRequestException(problem);
+    }
+  }
+  return {
+    namespace: q.namespace || undefined,
+    batch: q.batch || undefined,
+    runId: q.run || undefined,
+    jobs: q.jobs ? new Set(parseJobRanges(q.jobs).map(String)) : undefined,
+    index: truthy(q.index),
+    ...parseDateFilter({ since: q.since, until: q.until, date: q.date }),
+  };
 }
 
 const truthy = (v: string | undefined) =>
@@ -77,9 +106,52 @@ export class ApiController {
   }
 
   @Get('runs')
-  @ApiOperation({ summary: 'Recent runs' })
-  list() {
-    return this.runs.list();
+  @ApiOperation({ summary: 'Recent runs (newest first), with their namespace and batch' })
+  @ApiQuery({ name: 'namespace', required: false })
+  @ApiQuery({ name: 'batch', required: false })
+  list(@Query('namespace') namespace?: string, @Query('batch') batch?: string) {
+    return this.runs.list({ namespace, batch });
+  }
+
+  @Get('archive')
+  @ApiOperation({
+    summary:
+      'Archived outputs (archive/<namespace>/<batch>/<runId>/) matching a filter; names may use * as a wildcard',
+  })
+  @ApiQuery({ name: 'namespace', required: false })
+  @ApiQuery({ name: 'batch', required: false })
+  @ApiQuery({ name: 'run', required: false })
+  @ApiQuery({ name: 'jobs', required: false, description: 'job range, e.g. 1-6,15,20,25-30' })
+  @ApiQuery({ name: 'since', required: false, description: 'YYYY-MM-DD, an ISO time, or an age (3d, 12h)' })
+  @ApiQuery({ name: 'until', required: false })
+  @ApiQuery({ name: 'date', required: false, description: 'one day, YYYY-MM-DD' })
+  @ApiQuery({ name: 'index', required: false, description: 'also the index images' })
+  archive(@Query() q: Record<string, string>) {
+    try {
+      return listArchive(this.ctx.dataDir, archiveFilterOf(q));
+    } catch (e) {
+      if (e instanceof JobRangeError || e instanceof DateBoundError) throw new BadRequestException(e.message);
+      throw e;
+    }
+  }
+
+  @Get('archive/:namespace/:batch/:runId/:file')
+  @ApiOperation({ summary: 'One archived file (NPY or manifest.json), as listed by GET /v1/archive' })
+  archiveFile(
+    @Param('namespace') namespace: string,
+    @Param('batch') batch: string,
+    @Param('runId') runId: string,
+    @Param('file') file: string,
+    @Res() res: Response,
+  ) {
+    const parts = [namespace, batch, runId, file];
+    if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p) || p.startsWith('.')))
+      throw new BadRequestException('not an archive path: <namespace>/<batch>/<runId>/<file>');
+    const path = join(archiveRoot(this.ctx.dataDir), ...parts);
+    if (!existsSync(path)) throw new NotFoundException(`no archived file ${parts.join('/')}`);
+    res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    res.setHeader('Content-Disposition', `attachment; filename="${file}"`);
+    res.sendFile(path);
   }
 
   @Get('runs/:runId')
@@ -91,9 +163,22 @@ export class ApiController {
   }
 
   @Post('runs/:runId/kill')
-  @ApiOperation({ summary: 'Stop every chunk of a run' })
-  kill(@Param('runId') runId: string) {
-    return this.runs.kill(runId);
+  @ApiOperation({
+    summary: 'Stop every chunk of a run; with jobs=RANGE only those chunks, which stay parked until retried',
+  })
+  @ApiQuery({ name: 'jobs', required: false, description: 'job range, e.g. 1-6,15,20,25-30' })
+  kill(@Param('runId') runId: string, @Query('jobs') jobs?: string) {
+    return this.runs.kill(runId, jobs);
+  }
+
+  @Post('runs/:runId/retry')
+  @ApiOperation({
+    summary:
+      'Retry: killed chunks of a running run go on; a failed or cancelled run enqueues its unfinished chunks (or those of jobs=RANGE) again, to the same result',
+  })
+  @ApiQuery({ name: 'jobs', required: false, description: 'job range, e.g. 1-6,15,20,25-30' })
+  retry(@Param('runId') runId: string, @Query('jobs') jobs?: string) {
+    return this.runs.retry(runId, jobs);
   }
 
   @Post('runs/:runId/pause')
@@ -196,6 +281,7 @@ export class ApiController {
     send(
       res,
       await this.downloads.chunk(q.run, jobId, {
+        namespace: q.namespace,
         format: q.format,
         part: q.part,
         wait: truthy(q.wait),

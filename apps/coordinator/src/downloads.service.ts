@@ -9,6 +9,7 @@ import {
 import { existsSync, readFileSync } from 'node:fs';
 import { NdArray, parseNpy, renderPreview, serializeJsonGrid, serializeTiff, toFloat32 } from '@dqs/grids';
 import { chunkOutputFiles, mosaicFiles } from '@dqs/store';
+import { DEFAULT_NAMESPACE, scopeNameProblem } from '@dqs/protocol';
 import { CoordinatorContext } from './coordinator-context';
 
 export type Format = 'npy' | 'tiff' | 'png' | 'json';
@@ -70,17 +71,21 @@ export class DownloadsService {
   async chunk(
     runId: string | undefined,
     jobId: string,
-    opts: { format?: string; part?: string; wait?: boolean; timeout?: number },
+    opts: { format?: string; part?: string; wait?: boolean; timeout?: number; namespace?: string },
   ): Promise<Download> {
     const format = this.parseFormat(opts.format);
+    const namespace = opts.namespace || DEFAULT_NAMESPACE;
+    const nsProblem = scopeNameProblem('namespace', namespace);
+    if (nsProblem) throw new BadRequestException(nsProblem);
     if (!/^\d+$/.test(jobId))
       throw new BadRequestException(`job id must be a non-negative integer (got ${jobId})`);
     const deadline = Date.now() + (opts.timeout ?? 3600) * 1000;
     let run = runId;
     while (!run) {
-      run = (await this.ctx.runs.latestRunOfJob(jobId)) ?? undefined;
+      run = (await this.ctx.runs.latestRunOfJob(namespace, jobId)) ?? undefined;
       if (run) break;
-      if (!opts.wait) throw new NotFoundException(`no run has produced job ${jobId} yet`);
+      if (!opts.wait)
+        throw new NotFoundException(`no run in namespace ${namespace} has produced job ${jobId} yet`);
       if (Date.now() > deadline) throw new RequestTimeoutException(`job ${jobId} was not produced in time`);
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -88,7 +93,7 @@ export class DownloadsService {
     if (!record) throw new NotFoundException(`no run ${run}`);
     if (!record.jobIds.includes(jobId))
       throw new NotFoundException(`run ${run} has no job ${jobId} (its jobs: ${record.jobIds.join(', ')})`);
-    const files = chunkOutputFiles(this.ctx.dataDir, run, jobId);
+    const files = chunkOutputFiles(this.ctx.dataDir, record, jobId);
     const index = opts.part === 'index';
     if (opts.part && !['sim', 'index'].includes(opts.part))
       throw new BadRequestException(`part must be sim or index (got ${opts.part})`);
@@ -110,7 +115,7 @@ export class DownloadsService {
     const format = this.parseFormat(opts.format);
     const record = await this.ctx.runs.get(runId);
     if (!record) throw new NotFoundException(`no run ${runId}`);
-    const files = mosaicFiles(this.ctx.dataDir, runId);
+    const files = mosaicFiles(this.ctx.dataDir, record);
     const index = opts.part === 'index';
     const file = index ? files.index : files.sim;
     await this.waitFor(file, runId, 'the mosaic', !!opts.wait, opts.timeout ?? 3600);

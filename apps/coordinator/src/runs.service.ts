@@ -19,6 +19,13 @@ import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
   CHUNK_QUEUES_KEY,
+  chunkJobId,
+  DEFAULT_BATCH,
+  formatJobRanges,
+  latestChunkJob,
+  parseJobRanges,
+  runJobId,
+  DEFAULT_NAMESPACE,
   PAUSE_CHANNEL,
   chunkQueueFor,
   ChunkJobData,
@@ -36,7 +43,15 @@ import {
   parseNameGrid,
 } from '@dqs/protocol';
 import { QsInputError, checkParams, gridFromArray, haloOf, resolveThreadCount } from '@dqs/qs';
-import { ArrayStore, RunRepository, pathInside, runSummary, sendWebhook } from '@dqs/store';
+import {
+  ArrayStore,
+  RunRepository,
+  pathInside,
+  runOutputDir,
+  runSummary,
+  sendWebhook,
+  writeManifest,
+} from '@dqs/store';
 import { qsParamsOf } from '@dqs/halo';
 import { CoordinatorContext } from './coordinator-context';
 
@@ -59,8 +74,9 @@ export class RunsService {
     return this.ctx.runs;
   }
 
-  prep(dto: PrepDto): { id: string; names: string[] } {
+  prep(dto: PrepDto): { id: string; namespace: string; names: string[] } {
     const id = String(dto.id);
+    const ns = dto.namespace ?? DEFAULT_NAMESPACE;
     if (Number(id) > 0xffffffff) throw new BadRequestException('id: a job id must fit 32 bits');
     const V = dto.dt.length;
     const shapes: number[][] = [];
@@ -86,18 +102,20 @@ export class RunsService {
         );
     });
     // drop TIs of an earlier prep of the same id that had more of them
-    for (const old of this.store.listNames(`input_ti_`)) {
+    for (const old of this.store.listNames(ns, `input_ti_`)) {
       const m = /^input_ti_(\d+)_(\d+)$/.exec(old.name);
-      if (m && m[2] === id && Number(m[1]) >= dto.ti.length) this.store.removeName(old.name);
+      if (m && m[2] === id && Number(m[1]) >= dto.ti.length) this.store.removeName(ns, old.name);
     }
     const names: string[] = [];
     dto.ti.forEach((sha, k) => {
       const info = this.store.info(sha);
-      names.push(this.store.setName(inputTiName(k, id), { sha256: sha, shape: info.shape, dt: dto.dt }).name);
+      names.push(
+        this.store.setName(ns, inputTiName(k, id), { sha256: sha, shape: info.shape, dt: dto.dt }).name,
+      );
     });
     const di = this.store.info(dto.di);
-    names.push(this.store.setName(inputDiName(id), { sha256: dto.di, shape: di.shape, dt: dto.dt }).name);
-    return { id, names };
+    names.push(this.store.setName(ns, inputDiName(id), { sha256: dto.di, shape: di.shape, dt: dto.dt }).name);
+    return { id, namespace: ns, names };
   }
 
   /** A grid argument: inline JSON (value or text), or a JSON file inside the data directory. */
@@ -127,6 +145,8 @@ export class RunsService {
 
   async submit(dto: DmDto): Promise<{
     runId: string;
+    namespace: string;
+    batch: string;
     jobIds: string[];
     gridShape: number[];
     tileShape: number[];
@@ -149,6 +169,9 @@ export class RunsService {
       throw e;
     }
     const V = dto.dt.length;
+    const namespace = dto.namespace ?? DEFAULT_NAMESPACE;
+    const batch = dto.batch ?? DEFAULT_BATCH;
+    const inNs = namespace === DEFAULT_NAMESPACE ? '' : ` --namespace ${namespace}`;
     if (dto.ki && !this.store.has(dto.ki))
       throw new BadRequestException(`ki: no uploaded array ${dto.ki}; upload the kernel first`);
     try {
@@ -169,21 +192,21 @@ export class RunsService {
     };
     // inputs of every job, checked as the chunks will load them
     const jobs = grid.ids.map((jobId, r) => {
-      const di = this.store.getName(diIds[r]);
+      const di = this.store.getName(namespace, diIds[r]);
       if (!di) {
         throw new BadRequestException(
-          `job ${jobId}: no DI named ${diIds[r]}; prepare it first (POST /v1/prep, or dqs prep --id ${jobId} -ti ... -di ... -dt ...)`,
+          `job ${jobId}: no DI named ${diIds[r]} in namespace ${namespace}; prepare it first (POST /v1/prep, or dqs prep --id ${jobId}${inNs} -ti ... -di ... -dt ...)`,
         );
       }
       const tis: string[] = [];
       for (let k = 0; ; k++) {
-        const ti = this.store.getName(inputTiName(k, jobId));
+        const ti = this.store.getName(namespace, inputTiName(k, jobId));
         if (!ti) break;
         tis.push(ti.sha256);
       }
       if (tis.length === 0)
         throw new BadRequestException(
-          `job ${jobId}: no training image input_ti_0_${jobId}; prepare the job first (POST /v1/prep)`,
+          `job ${jobId}: no training image input_ti_0_${jobId} in namespace ${namespace}; prepare the job first (POST /v1/prep, or dqs prep --id ${jobId}${inNs} ...)`,
         );
       return { jobId, r, diSha: di.sha256, tiShas: tis };
     });
@@ -249,6 +272,8 @@ export class RunsService {
     const runId = `r${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
     const record: RunRecord = {
       runId,
+      namespace,
+      batch,
       state: 'queued',
       createdAt: new Date().toISOString(),
       gridShape: grid.shape,
@@ -263,13 +288,13 @@ export class RunsService {
       params,
     };
     await this.runs.create(record);
-    const queueName = chunkQueueFor(record.requires);
-    await this.ctx.redis.sadd(CHUNK_QUEUES_KEY, queueName);
     const N = grid.ids.length;
-    const children = jobs.map((job) => {
+    const chunkData = jobs.map((job): ChunkJobData => {
       const coords = coordsOf(job.r, grid.shape);
-      const data: ChunkJobData = {
+      return {
         runId,
+        namespace,
+        batch,
         jobId: job.jobId,
         position: job.r,
         jobCount: N,
@@ -290,35 +315,133 @@ export class RunsService {
           diSha: jobs[position].diSha,
         })),
       };
-      return {
-        name: 'chunk',
-        queueName,
-        data,
-        opts: {
-          jobId: `${runId}-${job.jobId}`,
-          failParentOnFailure: true,
-          attempts: 2,
-          backoff: { type: 'fixed', delay: 1000 },
-          removeOnComplete: { age: 7 * 24 * 3600 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
-      };
     });
-    await this.flow.add({
-      name: 'run',
-      queueName: RUNS_QUEUE,
-      data: { runId },
-      opts: { jobId: runId, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
-      children,
-    });
+    await this.runs.saveChunkData(runId, chunkData);
+    await this.enqueue(record, chunkData, 0);
     return {
       runId,
+      namespace,
+      batch,
       jobIds: grid.ids,
       gridShape: grid.shape,
       tileShape: tileShape!,
       halo: halo!,
       seed: params.seed,
     };
+  }
+
+  /** One BullMQ flow: a parent job per run (or per retry of an ended run) and a child per chunk. */
+  private async enqueue(record: RunRecord, chunks: ChunkJobData[], retry: number): Promise<void> {
+    const queueName = chunkQueueFor(record.requires);
+    await this.ctx.redis.sadd(CHUNK_QUEUES_KEY, queueName);
+    const keep = { age: 7 * 24 * 3600 };
+    await this.flow.add({
+      name: 'run',
+      queueName: RUNS_QUEUE,
+      data: { runId: record.runId },
+      opts: { jobId: runJobId(record.runId, retry), removeOnComplete: keep, removeOnFail: keep },
+      children: chunks.map((data) => ({
+        name: 'chunk',
+        queueName,
+        data,
+        opts: {
+          jobId: chunkJobId(record.runId, data.jobId, retry),
+          failParentOnFailure: true,
+          attempts: 2,
+          backoff: { type: 'fixed', delay: 1000 },
+          removeOnComplete: keep,
+          removeOnFail: keep,
+        },
+      })),
+    });
+  }
+
+  /** The job ids of a range that belong to a run (a 400 naming the others). */
+  private jobsOf(run: RunRecord, range: string | undefined): string[] {
+    if (range === undefined) return run.jobIds;
+    let ids: number[];
+    try {
+      ids = parseJobRanges(range);
+    } catch (e) {
+      throw new BadRequestException(`jobs: ${(e as Error).message}`);
+    }
+    const wanted = ids.map(String);
+    const unknown = wanted.filter((id) => !run.jobIds.includes(id));
+    if (unknown.length)
+      throw new BadRequestException(
+        `jobs: run ${run.runId} has no job ${formatJobRanges(unknown.map(Number))} (its jobs: ${formatJobRanges(run.jobIds.map(Number))})`,
+      );
+    return wanted;
+  }
+
+  /**
+   * Retry: on an active run, chunks killed one by one go on from their streams; on a failed or cancelled run,
+   * the chunks not written yet (or those of the range) are enqueued again and the run goes on from where each
+   * stopped, to the same result. A chunk needs every neighbour written or retried with it.
+   */
+  async retry(
+    runId: string,
+    range?: string,
+  ): Promise<{ runId: string; state: string; retried: string[]; skipped: string[] }> {
+    const run = await this.runs.get(runId);
+    if (!run) throw new NotFoundException(`no run ${runId}`);
+    if (run.state === 'completed')
+      throw new ConflictException(`run ${runId} has completed: every chunk is written, nothing to retry`);
+    const named = this.jobsOf(run, range);
+    const states = await this.runs.chunks(runId);
+    const ended = run.state === 'failed' || run.state === 'cancelled';
+    if (!ended) {
+      const killed = new Set(await this.runs.killedChunks(runId));
+      const retried = named.filter((j) => killed.has(j));
+      if (retried.length === 0)
+        throw new ConflictException(
+          `run ${runId} is ${run.state} and none of ${range ? `jobs ${range}` : 'its chunks'} was killed` +
+            (killed.size ? ` (killed: ${formatJobRanges([...killed].map(Number))})` : '') +
+            '; dqs retry resumes killed chunks of a running run, and unfinished chunks of a failed or cancelled one',
+        );
+      await this.runs.unkillChunks(runId, retried);
+      const queue = this.ctx.chunkQueue(chunkQueueFor(run.requires));
+      for (const jobId of retried) {
+        await this.runs.setChunk(runId, jobId, { state: 'waiting', done: states[jobId]?.done });
+        await this.runs.log(runId, jobId, 'retried: back to the queue');
+        const job = await latestChunkJob((id) => queue.getJob(id), run, jobId);
+        if (job && (await job.getState()) === 'delayed') await job.promote().catch(() => undefined);
+      }
+      return { runId, state: run.state, retried, skipped: named.filter((j) => !killed.has(j)) };
+    }
+    const finished = (j: string) => states[j]?.state === 'durable' || states[j]?.state === 'simulated';
+    const retried = named.filter((j) => !finished(j));
+    if (retried.length === 0)
+      throw new ConflictException(
+        `every chunk of ${range ? `jobs ${range}` : `run ${runId}`} is already written; nothing to retry`,
+      );
+    const data: ChunkJobData[] = [];
+    for (const jobId of retried) {
+      const d = await this.runs.chunkData(runId, jobId);
+      if (!d)
+        throw new ConflictException(
+          `run ${runId} was submitted by an older dqs that did not keep its chunks' data; submit it again`,
+        );
+      data.push(d);
+    }
+    const retrying = new Set(retried);
+    const missing = new Set<string>();
+    for (const d of data)
+      for (const nb of d.neighbours)
+        if (!finished(nb.jobId) && !retrying.has(nb.jobId)) missing.add(nb.jobId);
+    if (missing.size) {
+      const all = formatJobRanges([...retried, ...missing].map(Number));
+      throw new BadRequestException(
+        `jobs ${formatJobRanges(retried.map(Number))} need their neighbours ${formatJobRanges([...missing].map(Number))}, ` +
+          `which are not written: retry them together (--jobs ${all}), or retry every unfinished chunk (no --jobs)`,
+      );
+    }
+    const k = (run.retries ?? 0) + 1;
+    await this.runs.reopen(runId, k, retried);
+    for (const jobId of retried) await this.runs.log(runId, jobId, `retry ${k}: enqueued again`);
+    await this.enqueue(run, data, k);
+    this.logger.log(`run ${runId}: retry ${k} of jobs ${formatJobRanges(retried.map(Number))}`);
+    return { runId, state: 'queued', retried, skipped: named.filter((j) => !retrying.has(j)) };
   }
 
   async status(runId: string) {
@@ -334,10 +457,19 @@ export class RunsService {
           `(live workers: ${live.map((w) => `${w.name} [${w.capabilities.join(',') || 'none'}]`).join(', ') || 'none'})`;
       }
     }
+    const killed = await this.runs.killedChunks(runId);
+    if (killed.length && !waitingFor && (run.state === 'queued' || run.state === 'running')) {
+      const jobs = formatJobRanges(killed.map(Number));
+      waitingFor = `jobs ${jobs} were killed and are parked: dqs retry ${runId} --jobs ${jobs} resumes them (dqs kill ${runId} ends the run)`;
+    }
     return {
       runId,
+      namespace: run.namespace,
+      batch: run.batch,
       state: run.state,
       waitingFor,
+      killed: killed.length ? killed : undefined,
+      retries: run.retries,
       requires: run.requires,
       progress: run.state === 'completed' ? 100 : Math.min(progress, 99.99),
       createdAt: run.createdAt,
@@ -351,14 +483,20 @@ export class RunsService {
     };
   }
 
-  async list() {
-    const ids = await this.runs.list(200);
+  /** Recent runs, newest first, optionally of one namespace and batch. */
+  async list(filter: { namespace?: string; batch?: string } = {}) {
+    const ids = await this.runs.list(filter.namespace || filter.batch ? 2000 : 200);
     const out = [];
     for (const id of ids) {
       const s = await this.runs.status(id);
-      if (s)
+      if (!s) continue;
+      if (filter.namespace && s.run.namespace !== filter.namespace) continue;
+      if (filter.batch && s.run.batch !== filter.batch) continue;
+      if (out.length < 200)
         out.push({
           runId: id,
+          namespace: s.run.namespace,
+          batch: s.run.batch,
           state: s.run.state,
           progress: s.run.state === 'completed' ? 100 : s.progress,
           createdAt: s.run.createdAt,
@@ -382,7 +520,8 @@ export class RunsService {
     return { runId, state: pause ? 'paused' : 'running' };
   }
 
-  async kill(runId: string): Promise<{ runId: string; state: string }> {
+  /** Kills a whole run, or (with a range) only some of its chunks, which stay parked until dqs retry. */
+  async kill(runId: string, range?: string): Promise<{ runId: string; state: string; killed?: string[] }> {
     const run = await this.runs.get(runId);
     if (!run) throw new NotFoundException(`no run ${runId}`);
     if (run.state === 'completed' || run.state === 'failed' || run.state === 'cancelled') {
@@ -390,8 +529,28 @@ export class RunsService {
         `run ${runId} has already ${run.state === 'completed' ? 'completed' : run.state === 'failed' ? 'failed' : 'been cancelled'}`,
       );
     }
+    const queue = this.ctx.chunkQueue(chunkQueueFor(run.requires));
+    if (range !== undefined) {
+      const states = await this.runs.chunks(runId);
+      const named = this.jobsOf(run, range);
+      const killed = named.filter((j) => !['durable', 'simulated'].includes(states[j]?.state ?? ''));
+      if (killed.length === 0)
+        throw new ConflictException(`jobs ${range} of run ${runId} have already been simulated`);
+      await this.runs.killChunks(runId, killed);
+      for (const jobId of killed) {
+        await this.runs.setChunk(runId, jobId, { state: 'cancelled', done: states[jobId]?.done });
+        await this.runs.log(runId, jobId, 'killed by request');
+      }
+      await this.ctx.redis.publish(CANCEL_CHANNEL, `${runId} ${killed.join(',')}`);
+      return { runId, state: run.state, killed };
+    }
     await this.runs.markCancelled(runId);
     await this.runs.setState(runId, 'cancelled');
+    // chunks already written stay in the archive: its manifest says the run was cancelled
+    if (existsSync(runOutputDir(this.ctx.dataDir, run))) {
+      const ended = await this.runs.get(runId);
+      if (ended) writeManifest(this.ctx.dataDir, ended);
+    }
     if (run.webhook) {
       const summary = runSummary(run, 'cancelled', await this.runs.chunks(runId));
       void sendWebhook(run.webhook, summary).then(
@@ -399,10 +558,9 @@ export class RunsService {
       );
     }
     await this.ctx.redis.publish(CANCEL_CHANNEL, runId);
-    // chunks not started yet are removed; running ones stop at their next cell
-    const queue = this.ctx.chunkQueue(chunkQueueFor(run.requires));
+    // chunks not started yet (or parked) are removed; running ones stop at their next cell
     for (const jobId of run.jobIds) {
-      const job = await queue.getJob(`${runId}-${jobId}`);
+      const job = await latestChunkJob((id) => queue.getJob(id), run, jobId);
       if (!job) continue;
       const state = await job.getState();
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {

@@ -11,7 +11,9 @@ import {
   CANCEL_CHANNEL,
   CHUNKS_QUEUE,
   CHUNK_QUEUES_KEY,
+  DEFAULT_NAMESPACE,
   chunkQueueFor,
+  latestChunkJob,
   ChunkJobData,
   QUEUE_PREFIX,
   RUNS_QUEUE,
@@ -29,6 +31,7 @@ import {
   runSummary,
   sendWebhook,
   sweep,
+  writeManifest,
 } from '@dqs/store';
 import { ChunkOutput, assembleMosaic, collectChunk } from '@dqs/halo';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -129,6 +132,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       if (await this.runs.isCancelled(runId)) await this.runs.setState(runId, 'cancelled');
       else if (await this.runs.setState(runId, 'failed', `chunk ${jobId} failed: ${reason}`)) {
         void this.notify(runId, 'failed', `chunk ${jobId} failed: ${reason}`);
+        await this.archiveManifest(runId);
         this.logger.warn(`run ${runId} failed: chunk ${jobId}: ${reason}`);
         // the other chunks would wait for this one's cells forever: stop them
         await this.runs.markCancelled(runId);
@@ -154,7 +158,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     const states = await this.runs.chunks(data.runId);
     if (states[data.jobId]?.state === 'durable') return;
     const out = await collectChunk(data, this.redis, (sha) => this.store.read(sha));
-    this.writeOutput(chunkOutputFiles(this.dataDir, data.runId, data.jobId), out);
+    this.writeOutput(chunkOutputFiles(this.dataDir, data, data.jobId), out);
     await this.runs.setChunk(data.runId, data.jobId, {
       state: 'durable',
       done: 1,
@@ -162,7 +166,8 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       worker: states[data.jobId]?.worker,
     });
     await this.runs.log(data.runId, data.jobId, 'output written (durable)');
-    await this.runs.setLatestRunOfJob(data.jobId, data.runId);
+    await this.runs.setLatestRunOfJob(data.namespace ?? DEFAULT_NAMESPACE, data.jobId, data.runId);
+    await this.archiveManifest(data.runId);
     this.logger.log(`run ${data.runId}: chunk ${data.jobId} written`);
   }
 
@@ -180,10 +185,11 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     if (!record) throw new Error(`run ${runId} is unknown`);
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {
-      const child = await this.follow(chunkQueueFor(record.requires)).getJob(`${runId}-${jobId}`);
+      const queue = this.follow(chunkQueueFor(record.requires));
+      const child = await latestChunkJob((id) => queue.getJob(id), record, jobId);
       if (!child) throw new Error(`run ${runId}: chunk job ${jobId} is gone`);
       await this.collect(child.data);
-      const files = chunkOutputFiles(this.dataDir, runId, jobId);
+      const files = chunkOutputFiles(this.dataDir, record, jobId);
       const sim = parseNpy(readFileSync(files.sim), files.sim);
       const index = parseNpy(readFileSync(files.index), files.index);
       tiles.push({
@@ -195,13 +201,20 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
       });
     }
     const mosaic = assembleMosaic(record.tileShape, record.gridShape, record.vars, tiles);
-    const files = mosaicFiles(this.dataDir, runId);
+    const files = mosaicFiles(this.dataDir, record);
     this.writeOutput(files, mosaic);
     if (await this.runs.setState(runId, 'completed')) void this.notify(runId, 'completed');
+    await this.archiveManifest(runId);
     // the halo streams are no longer needed once every output is durable
     await this.redis.del(...record.diIds.map((d) => chunkStreamKey(runId, d)));
     this.logger.log(`run ${runId} completed: mosaic ${mosaic.sim.shape.join('x')} in ${files.sim}`);
     return { mosaic: files.sim };
+  }
+
+  /** Refreshes the run's manifest in the archive (what `dqs fetch` searches). */
+  private async archiveManifest(runId: string): Promise<void> {
+    const record = await this.runs.get(runId);
+    if (record) writeManifest(this.dataDir, record);
   }
 
   private async notify(runId: string, state: 'completed' | 'failed', error?: string): Promise<void> {

@@ -39,9 +39,14 @@ interface ActiveChunk {
   jobId: string;
   blocked: boolean;
   blockedSince?: number;
+  /** Killed on its own (not with its run): parked when it stops. */
+  killed?: boolean;
   done: number;
   total: number;
 }
+
+/** How long a killed chunk stays parked before it checks again (BullMQ's delayed scores must stay below 2^53). */
+const PARKED_MS = 365 * 24 * 3600 * 1000;
 
 @Injectable()
 export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
@@ -77,7 +82,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     this.runs = new RunRepository(this.redis);
     this.subscriber.on('message', (channel: string, message: string) => {
       const [action, target] = message.split(' ');
-      if (channel === CANCEL_CHANNEL) this.cancelRun(message);
+      if (channel === CANCEL_CHANNEL) this.cancel(action, target?.split(','));
       else if (channel === PAUSE_CHANNEL) void this.syncRunPause(target, action === 'pause');
       else if (channel === WORKER_CONTROL_CHANNEL && target === this.name)
         void this.setPaused(action === 'pause');
@@ -145,8 +150,36 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       .exec();
   }
 
-  private cancelRun(runId: string): void {
-    for (const a of this.active.values()) if (a.runId === runId) a.runner.stop('cancelled');
+  /** A whole run is cancelled; chunks killed one by one stop at a cell boundary and are parked (see park). */
+  private cancel(runId: string, jobIds?: string[]): void {
+    for (const a of this.active.values()) {
+      if (a.runId !== runId) continue;
+      if (!jobIds) a.runner.stop('cancelled');
+      else if (jobIds.includes(a.jobId)) {
+        a.killed = true;
+        a.runner.stop('yielded');
+      }
+    }
+  }
+
+  /**
+   * A chunk killed on its own (dqs kill RUN --jobs) waits as a delayed job, for a year at most, so that its run
+   * does not end and dqs retry can promote it; it then resumes from its stream with the same result.
+   */
+  private async park(
+    job: Job<ChunkJobData, ChunkResult>,
+    token: string | undefined,
+    done: number,
+  ): Promise<never> {
+    const { runId, jobId } = job.data;
+    await this.runs.setChunk(runId, jobId, { state: 'cancelled', done, worker: this.name });
+    await this.runs.log(
+      runId,
+      jobId,
+      `killed after ${done} cells: parked until dqs retry ${runId} --jobs ${jobId}`,
+    );
+    await job.moveToDelayed(Date.now() + PARKED_MS, token);
+    throw new DelayedError();
   }
 
   /** A chunk runs unless its run or this worker is paused. */
@@ -250,6 +283,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     const key = job.id!;
     if (await this.runs.isCancelled(data.runId))
       throw new UnrecoverableError(`run ${data.runId} was cancelled`);
+    if (await this.runs.isChunkKilled(data.runId, data.jobId)) return this.park(job, token, 0);
     if (this.paused || this.closing) {
       // taken while this worker was being paused or stopped: back to the queue for another worker
       await job.moveToDelayed(Date.now() + 200, token);
@@ -286,6 +320,10 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     const poll = setInterval(() => {
       void this.runs.isCancelled(data.runId).then(
         (c) => c && runner.stop('cancelled'),
+        () => undefined,
+      );
+      void this.runs.isChunkKilled(data.runId, data.jobId).then(
+        (k) => k && this.cancel(data.runId, [data.jobId]),
         () => undefined,
       );
       void this.applyPause(entry).then(
@@ -329,6 +367,8 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       });
       if (outcome.kind === 'stopped') {
         if (outcome.reason === 'yielded') {
+          if (entry.killed || (await this.runs.isChunkKilled(data.runId, data.jobId)))
+            return await this.park(job, token, outcome.done);
           log(
             `${this.closing ? 'worker stopping' : 'blocked'}: back to the queue after ${outcome.done} cells`,
           );

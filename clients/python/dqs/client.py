@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -206,11 +207,18 @@ def _wait_run(server, run_id, timeout):
         time.sleep(0.25)
 
 
-def _download_chunk(server, job_id, run_id=None, timeout=None):
+def _namespace(flags):
+    """The namespace of job ids: -namespace (or -ns), else DQS_NAMESPACE, else 'default'."""
+    ns = _one(flags, "-namespace", _one(flags, "-ns", os.environ.get("DQS_NAMESPACE") or "default"))
+    return str(ns)
+
+
+def _download_chunk(server, job_id, run_id=None, timeout=None, namespace="default"):
     t = 86400 if timeout is None else max(1, int(timeout))
     base = f"/v1/runs/{run_id}/chunks/{job_id}" if run_id else f"/v1/chunks/{job_id}"
-    sim = server.npy(f"{base}?wait=true&timeout={t}", timeout=t + 30)
-    index = server.npy(f"{base}?wait=true&part=index&timeout={t}", timeout=t + 30)
+    scope = "" if run_id else f"&namespace={urllib.parse.quote(namespace)}"
+    sim = server.npy(f"{base}?wait=true&timeout={t}{scope}", timeout=t + 30)
+    index = server.npy(f"{base}?wait=true&part=index&timeout={t}{scope}", timeout=t + 30)
     return sim, index
 
 
@@ -229,7 +237,7 @@ def g2s(*args):
         if job.startswith("r") and job in _job_of_run:
             job = _job_of_run[job]
         start = time.time()
-        sim, index = _download_chunk(server, job, timeout=server.timeout)
+        sim, index = _download_chunk(server, job, timeout=server.timeout, namespace=_namespace(flags))
         return sim, index, time.time() - start, 100.0, job
     if "-kill" in flags:
         run_id = str(_one(flags, "-kill"))
@@ -259,6 +267,7 @@ def _prep(server, flags):
     if di is None:
         raise DqsError("qs_prep needs '-di', the destination image")
     body = {"id": str(int(job_id)), "ti": [server.upload(t, dt) for t in tis], "di": server.upload(di, dt), "dt": dt}
+    body["namespace"] = _namespace(flags)
     server.json("POST", "/v1/prep", body)
     return None
 
@@ -278,6 +287,10 @@ def _dm(server, flags):
     dig = _one(flags, "-di_grid_json")
     if dig is not None:
         body["di_grid_json"] = _grid(dig)
+    body["namespace"] = _namespace(flags)
+    batch = _one(flags, "-batch")
+    if batch is not None:
+        body["batch"] = str(batch)
     run = server.json("POST", "/v1/runs", body)
     run_id = run["runId"]
     if "-submitOnly" in flags:

@@ -31,6 +31,8 @@ function chunkJobs(
     const coords = coordsOf(r, grid);
     return {
       runId,
+      namespace: 'default',
+      batch: 'default',
       jobId: String(100 + r),
       position: r,
       jobCount: N,

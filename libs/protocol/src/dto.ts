@@ -49,6 +49,17 @@ export class PrepDto {
   @IsInt({ each: true })
   @Min(0, { each: true })
   dt!: number[];
+
+  @ApiPropertyOptional({
+    description: "namespace of the job ids (one per user or project; default 'default')",
+    example: 'alice',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    message: "namespace: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+  })
+  namespace?: string;
 }
 
 export class DmDto {
@@ -144,6 +155,29 @@ export class DmDto {
     message: 'requires: each capability is a word (letters, digits, _ . -)',
   })
   requires?: string[];
+
+  @ApiPropertyOptional({
+    description: "namespace of the job ids (one per user or project; default 'default')",
+    example: 'alice',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    message: "namespace: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+  })
+  namespace?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "batch name: groups runs in the archive (archive/<namespace>/<batch>/<runId>; default 'default')",
+    example: 'nov-tests',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    message: "batch: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+  })
+  batch?: string;
 
   @ApiPropertyOptional({
     description:

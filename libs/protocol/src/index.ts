@@ -6,3 +6,4 @@ export { DmDto, PrepDto } from './dto';
 export { redisOptionsFromUrl } from './redis-url';
 export { ServiceConfig, loadServiceConfig } from './service-config';
 export { JobRangeError, formatJobRanges, parseJobRanges } from './job-ranges';
+export { DateBoundError, parseDateBound, parseDateFilter } from './date-bounds';

@@ -32,7 +32,36 @@ export const chunkStreamKey = (runId: string, diId: string) => `dqs:{${runId}}:d
 /** Wake-ups (never the only copy of anything) for readers of that stream. */
 export const chunkWakeChannel = (runId: string, diId: string) => `dqs:{${runId}}:wake:${diId}`;
 export const cancelledKey = (runId: string) => `dqs:{${runId}}:cancelled`;
+/** Each chunk's job data (hash jobId -> JSON ChunkJobData), so that dqs retry can enqueue it again. */
+export const chunkDataKey = (runId: string) => `dqs:{${runId}}:jobdata`;
+/** Job ids of a run's chunks killed one by one (dqs kill RUN --jobs): they stay parked until dqs retry. */
+export const killedJobsKey = (runId: string) => `dqs:{${runId}}:killed`;
+/** Messages "<runId>" (every chunk of the run) or "<runId> <jobId>,<jobId>..." (those chunks). */
 export const CANCEL_CHANNEL = 'dqs:cancel';
+
+/**
+ * BullMQ job id of a chunk: <runId>-<jobId> for the first attempt of the run, <runId>-<jobId>~<k> for its k-th
+ * retry (dqs retry on an ended run enqueues the chunks again as a new flow).
+ */
+export const chunkJobId = (runId: string, jobId: string, retry = 0) =>
+  retry > 0 ? `${runId}-${jobId}~${retry}` : `${runId}-${jobId}`;
+/** Every BullMQ job id a chunk may have had, latest first. */
+export const chunkJobIds = (runId: string, jobId: string, retries = 0) =>
+  Array.from({ length: retries + 1 }, (_, i) => chunkJobId(runId, jobId, retries - i));
+/** The latest BullMQ job of a chunk (of its latest attempt that exists), looked up with a queue's getJob. */
+export async function latestChunkJob<J>(
+  getJob: (id: string) => Promise<J | undefined | null>,
+  run: { runId: string; retries?: number },
+  jobId: string,
+): Promise<J | undefined> {
+  for (const id of chunkJobIds(run.runId, jobId, run.retries ?? 0)) {
+    const job = await getJob(id);
+    if (job) return job;
+  }
+  return undefined;
+}
+/** The parent job of a run's flow (one per retry of an ended run). */
+export const runJobId = (runId: string, retry = 0) => (retry > 0 ? `${runId}~${retry}` : runId);
 export const pausedKey = (runId: string) => `dqs:{${runId}}:paused`;
 /** A chunk's log lines (the last 2000). */
 export const chunkLogKey = (runId: string, jobId: string) => `dqs:{${runId}}:log:${jobId}`;
@@ -40,8 +69,23 @@ export const chunkLogKey = (runId: string, jobId: string) => `dqs:{${runId}}:log
 export const PAUSE_CHANNEL = 'dqs:pause';
 /** A run's state or a chunk's progress changed (for live views); the message is the run id. */
 export const RUN_EVENTS_CHANNEL = 'dqs:run-events';
-/** Latest run that produced a job id's chunk (downloads by job id, as G2S's -waitAndDownload). */
-export const latestRunOfJobKey = (jobId: string) => `dqs:job:${jobId}:run`;
+/** Latest run that produced a job id's chunk in a namespace (downloads by job id, as G2S's -waitAndDownload). */
+export const latestRunOfJobKey = (namespace: string, jobId: string) => `dqs:ns:${namespace}:job:${jobId}:run`;
+
+/**
+ * Runs, job ids and prepared inputs live in a namespace (one per user or project), so that two users' job 101
+ * never collide; a run also belongs to a batch (a name that groups runs in the archive).
+ */
+export const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_BATCH = 'default';
+const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Why a namespace or batch name is not acceptable, or undefined when it is. */
+export function scopeNameProblem(what: 'namespace' | 'batch', name: string): string | undefined {
+  return SCOPE_NAME.test(name)
+    ? undefined
+    : `${what} '${name}' is not a valid name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`;
+}
 export const RUNS_INDEX_KEY = 'dqs:runs';
 
 export const inputTiName = (k: number, jobId: string) => `input_ti_${k}_${jobId}`;

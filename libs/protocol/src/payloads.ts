@@ -28,6 +28,9 @@ export interface NeighbourRef {
 
 export interface ChunkJobData {
   runId: string;
+  /** The run's namespace and batch (where its outputs are archived). */
+  namespace: string;
+  batch: string;
   jobId: string;
   /** Row-major position r in the job grid, and the number of jobs N: global order g = i * N + r. */
   position: number;
@@ -72,6 +75,9 @@ export type RunState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' 
 
 export interface RunRecord {
   runId: string;
+  /** Job ids and prepared inputs are looked up in this namespace; outputs go to archive/<namespace>/<batch>/<runId>. */
+  namespace: string;
+  batch: string;
   state: RunState;
   createdAt: string;
   finishedAt?: string;
@@ -87,6 +93,8 @@ export interface RunRecord {
   webhook?: string;
   /** sha256 of every array the run reads (kept by the clean-up while the run's records are). */
   arrays?: string[];
+  /** How many times the run was retried after it ended (dqs retry): its chunks' job ids end in ~<k>. */
+  retries?: number;
   /** Capabilities a worker needs to take this run's chunks; they are queued on chunkQueueFor(requires). */
   requires?: string[];
 }

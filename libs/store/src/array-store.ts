@@ -16,6 +16,7 @@ export interface ArrayInfo {
 
 export interface NamedArray {
   name: string;
+  namespace: string;
   sha256: string;
   shape: number[];
   /** Variable types given at prep (-dt), when the name is a prepared input. */
@@ -25,6 +26,7 @@ export interface NamedArray {
 
 const SHA = /^[0-9a-f]{64}$/;
 const NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export class ArrayStore {
   private readonly arrays: string;
@@ -77,29 +79,51 @@ export class ArrayStore {
     return { sha256, shape: a.shape, dtype: a.dtype, bytes: bytes.length };
   }
 
-  setName(name: string, record: Omit<NamedArray, 'name' | 'updatedAt'>): NamedArray {
+  /** Names live in a namespace (names/<namespace>/<name>.json), so that two users' job 101 never collide. */
+  private namesDir(namespace: string): string {
+    if (!NAMESPACE.test(namespace)) throw new Error(`invalid namespace '${namespace}'`);
+    return join(this.names, namespace);
+  }
+
+  setName(
+    namespace: string,
+    name: string,
+    record: Omit<NamedArray, 'name' | 'namespace' | 'updatedAt'>,
+  ): NamedArray {
     if (!NAME.test(name)) throw new Error(`invalid name '${name}'`);
-    const full: NamedArray = { name, ...record, updatedAt: new Date().toISOString() };
-    atomicWrite(join(this.names, `${name}.json`), new TextEncoder().encode(JSON.stringify(full)));
+    const full: NamedArray = { name, namespace, ...record, updatedAt: new Date().toISOString() };
+    const dir = this.namesDir(namespace);
+    mkdirSync(dir, { recursive: true });
+    atomicWrite(join(dir, `${name}.json`), new TextEncoder().encode(JSON.stringify(full)));
     return full;
   }
 
-  getName(name: string): NamedArray | undefined {
-    if (!NAME.test(name)) return undefined;
-    const file = join(this.names, `${name}.json`);
+  getName(namespace: string, name: string): NamedArray | undefined {
+    if (!NAME.test(name) || !NAMESPACE.test(namespace)) return undefined;
+    const file = join(this.namesDir(namespace), `${name}.json`);
     if (!existsSync(file)) return undefined;
     return JSON.parse(readFileSync(file, 'utf8')) as NamedArray;
   }
 
-  /** Names starting with a prefix (e.g. every input_ti_<k>_<id>). */
-  listNames(prefix: string): NamedArray[] {
-    return readdirSync(this.names)
+  /** Names of a namespace starting with a prefix (e.g. every input_ti_<k>_<id>). */
+  listNames(namespace: string, prefix: string): NamedArray[] {
+    const dir = this.namesDir(namespace);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
       .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(this.names, f), 'utf8')) as NamedArray);
+      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as NamedArray);
   }
 
-  removeName(name: string): void {
-    if (NAME.test(name)) rmSync(join(this.names, `${name}.json`), { force: true });
+  /** Every name of every namespace (what the clean-up keeps). */
+  allNames(): NamedArray[] {
+    return readdirSync(this.names, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && NAMESPACE.test(d.name))
+      .flatMap((d) => this.listNames(d.name, ''));
+  }
+
+  removeName(namespace: string, name: string): void {
+    if (NAME.test(name) && NAMESPACE.test(namespace))
+      rmSync(join(this.namesDir(namespace), `${name}.json`), { force: true });
   }
 }
 

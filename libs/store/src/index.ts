@@ -11,3 +11,7 @@ export { runSummary, sendWebhook } from './webhook';
 export type { RunSummary } from './webhook';
 export { sweep } from './retention';
 export type { SweepReport } from './retention';
+export { ARCHIVE_DIR, MANIFEST_FILE, chunkFileName, mosaicFileName } from './outputs';
+export type { RunPlace } from './outputs';
+export { archiveRoot, listArchive, writeManifest } from './archive';
+export type { ArchiveFilter, ArchiveManifest, ArchivedFile, ArchivedRun } from './archive';

@@ -1,8 +1,8 @@
 /**
- * The clean-up, so that Redis and the disk do not fill up: the halo streams of a run that has ended (they are
- * only needed while it runs), the records of runs that ended longer ago than the retention (state, chunk
+ * The clean-up, so that Redis and the disk do not fill up: the halo streams of a completed run (they are only
+ * needed while it runs; a failed or cancelled run keeps them for `dqs retry` until its record goes), the records of runs that ended longer ago than the retention (state, chunk
  * states, logs, flags), and uploaded arrays that no name and no kept run refers to, older than the retention.
- * Outputs under runs/ are results, not intermediate data: they stay.
+ * Outputs in the archive are results, not intermediate data: they stay.
  */
 import type { Redis } from 'ioredis';
 import { readdirSync, rmSync, statSync } from 'node:fs';
@@ -12,7 +12,9 @@ import {
   cancelledKey,
   chunkLogKey,
   chunkStatesKey,
+  chunkDataKey,
   chunkStreamKey,
+  killedJobsKey,
   pausedKey,
   runKey,
 } from '@dqs/protocol';
@@ -46,10 +48,15 @@ export async function sweep(
       record.arrays?.forEach((a) => keep.add(a));
       continue;
     }
-    report.streamsDeleted += await redis.del(...record.diIds.map((d) => chunkStreamKey(runId, d)));
+    const streams = record.diIds.map((d) => chunkStreamKey(runId, d));
+    // a completed run's streams are done with; a failed or cancelled run's are kept while it can be retried
+    if (record.state === 'completed') report.streamsDeleted += await redis.del(...streams);
     const ended = Date.parse(record.finishedAt ?? record.createdAt);
     if (now - ended > retentionSeconds * 1000) {
+      report.streamsDeleted += await redis.del(...streams);
       await redis.del(
+        killedJobsKey(runId),
+        chunkDataKey(runId),
         runKey(runId),
         chunkStatesKey(runId),
         cancelledKey(runId),
@@ -60,7 +67,7 @@ export async function sweep(
       report.runsForgotten++;
     } else record.arrays?.forEach((a) => keep.add(a));
   }
-  for (const named of store.listNames('')) keep.add(named.sha256);
+  for (const named of store.allNames()) keep.add(named.sha256);
   const dir = join(store.dataDir, 'arrays');
   for (const file of readdirSync(dir)) {
     const m = /^([0-9a-f]{64})\.npy$/.exec(file);

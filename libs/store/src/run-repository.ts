@@ -1,15 +1,20 @@
 /** Run and chunk state kept in Redis (small JSON values; grids never go there). */
 import type { Redis } from 'ioredis';
 import {
+  ChunkJobData,
   ChunkState,
   ChunkStatus,
+  DEFAULT_BATCH,
+  DEFAULT_NAMESPACE,
   RUNS_INDEX_KEY,
   RunRecord,
   RunState,
   RUN_EVENTS_CHANNEL,
   cancelledKey,
+  chunkDataKey,
   chunkLogKey,
   chunkStatesKey,
+  killedJobsKey,
   pausedKey,
   latestRunOfJobKey,
   runKey,
@@ -42,18 +47,22 @@ export class RunRepository {
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    const [raw, state, error, finishedAt] = await this.redis.hmget(
+    const [raw, state, error, finishedAt, retries] = await this.redis.hmget(
       runKey(runId),
       'record',
       'state',
       'error',
       'finishedAt',
+      'retries',
     );
     if (!raw) return undefined;
     const record = JSON.parse(raw) as RunRecord;
+    record.namespace ??= DEFAULT_NAMESPACE;
+    record.batch ??= DEFAULT_BATCH;
     record.state = (state as RunState) ?? record.state;
     if (error) record.error = error;
     if (finishedAt) record.finishedAt = finishedAt;
+    if (retries) record.retries = Number(retries);
     return record;
   }
 
@@ -73,6 +82,51 @@ export class RunRepository {
     await this.redis.hset(runKey(runId), ...fields);
     await this.redis.publish(RUN_EVENTS_CHANNEL, runId);
     return true;
+  }
+
+  /** An ended run goes back to running for its k-th retry (dqs retry): its error and end time are cleared. */
+  async reopen(runId: string, retries: number, jobIds: string[]): Promise<void> {
+    const multi = this.redis.multi();
+    multi.hset(runKey(runId), 'state', 'queued', 'retries', String(retries));
+    multi.hdel(runKey(runId), 'error', 'finishedAt');
+    multi.del(cancelledKey(runId), pausedKey(runId));
+    multi.srem(killedJobsKey(runId), ...jobIds);
+    for (const jobId of jobIds)
+      multi.hset(
+        chunkStatesKey(runId),
+        jobId,
+        JSON.stringify({ state: 'waiting', updatedAt: new Date().toISOString() }),
+      );
+    await multi.exec();
+    await this.redis.publish(RUN_EVENTS_CHANNEL, runId);
+  }
+
+  /** Every chunk's job data, kept so that dqs retry can enqueue chunks again. */
+  async saveChunkData(runId: string, chunks: ChunkJobData[]): Promise<void> {
+    if (chunks.length)
+      await this.redis.hset(chunkDataKey(runId), ...chunks.flatMap((c) => [c.jobId, JSON.stringify(c)]));
+  }
+
+  async chunkData(runId: string, jobId: string): Promise<ChunkJobData | undefined> {
+    const raw = await this.redis.hget(chunkDataKey(runId), jobId);
+    return raw ? (JSON.parse(raw) as ChunkJobData) : undefined;
+  }
+
+  /** Chunks killed one by one (dqs kill RUN --jobs): parked until retried. */
+  async killChunks(runId: string, jobIds: string[]): Promise<void> {
+    if (jobIds.length) await this.redis.sadd(killedJobsKey(runId), ...jobIds);
+  }
+
+  async unkillChunks(runId: string, jobIds: string[]): Promise<void> {
+    if (jobIds.length) await this.redis.srem(killedJobsKey(runId), ...jobIds);
+  }
+
+  async isChunkKilled(runId: string, jobId: string): Promise<boolean> {
+    return (await this.redis.sismember(killedJobsKey(runId), jobId)) === 1;
+  }
+
+  async killedChunks(runId: string): Promise<string[]> {
+    return this.redis.smembers(killedJobsKey(runId));
   }
 
   async pause(runId: string): Promise<void> {
@@ -124,12 +178,12 @@ export class RunRepository {
     return (await this.redis.exists(cancelledKey(runId))) === 1;
   }
 
-  async setLatestRunOfJob(jobId: string, runId: string): Promise<void> {
-    await this.redis.set(latestRunOfJobKey(jobId), runId);
+  async setLatestRunOfJob(namespace: string, jobId: string, runId: string): Promise<void> {
+    await this.redis.set(latestRunOfJobKey(namespace, jobId), runId);
   }
 
-  async latestRunOfJob(jobId: string): Promise<string | null> {
-    return this.redis.get(latestRunOfJobKey(jobId));
+  async latestRunOfJob(namespace: string, jobId: string): Promise<string | null> {
+    return this.redis.get(latestRunOfJobKey(namespace, jobId));
   }
 
   /** Status as users see it: progress 0-100 per chunk and overall, 100 only once every output is durable. */

@@ -1,11 +1,13 @@
 /** The G2S distributed workflow against a dqs server: prep, dm, status, download, kill, mosaic. */
 import { readFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parseJobRanges } from '@dqs/protocol';
+import { DEFAULT_NAMESPACE, formatJobRanges, parseJobRanges, scopeNameProblem } from '@dqs/protocol';
+import { resolveDataDirs, runOutputDir } from '@dqs/store';
 import type { WorkerInfo } from '@dqs/store';
 import { parse as parseYaml } from 'yaml';
 import { readGrid, writeFileAtomic } from '@dqs/grids';
 import { DqsClient } from '../dqs-client';
+import { SERVER_FLAGS, connect, detached, givenServer } from '../connection';
 import {
   FlagValues,
   numberList,
@@ -17,22 +19,30 @@ import {
 } from '../g2s-args';
 import { progressBar } from '../progress';
 
-const SERVER_FLAGS = { server: ['--server', '-sa'], token: ['--token'], help: ['-h', '--help'] };
+const NAMESPACE_FLAG = { namespace: ['--namespace', '-ns'] };
 
-function client(flags: FlagValues): DqsClient {
-  return DqsClient.from(singleString(flags, 'server', '--server'), singleString(flags, 'token', '--token'));
+/** --namespace, else DQS_NAMESPACE, else the default namespace. */
+function namespaceOf(flags: FlagValues): string {
+  const ns =
+    singleString(flags, 'namespace', '--namespace') ?? (process.env.DQS_NAMESPACE || DEFAULT_NAMESPACE);
+  const problem = scopeNameProblem('namespace', ns);
+  if (problem) throw new UsageError(problem);
+  return ns;
 }
 
 export const PREP_HELP = `dqs prep: register a job's inputs (G2S's qs_prep)
 
-  dqs prep --id 101 -ti ti.tiff [more TIs] -di di.npy -dt 0 [--server URL]
+  dqs prep --id 101 -ti ti.tiff [more TIs] -di di.npy -dt 0 [--namespace NS] [--server URL]
 
-Uploads the arrays once (by sha256) and names them input_ti_<k>_<id> and input_di_<id>.
+Uploads the arrays once (by sha256) and names them input_ti_<k>_<id> and input_di_<id> in the namespace
+(--namespace, else DQS_NAMESPACE, else 'default'): two users' job 101 never collide.
+Without --server (or DQS_URL) it runs attached: a private stack on the data directory, stopped at the end.
 `;
 
 export async function runPrep(argv: string[]): Promise<number> {
   const { flags, positional } = parseG2sArgs(argv, {
     ...SERVER_FLAGS,
+    ...NAMESPACE_FLAG,
     id: ['--id', '-id'],
     ti: ['-ti'],
     di: ['-di'],
@@ -48,23 +58,43 @@ export async function runPrep(argv: string[]): Promise<number> {
   if (!tiFiles?.length) throw new UsageError('-ti is required: one or more training image files');
   const diFile = singleString(flags, 'di', '-di');
   if (!diFile) throw new UsageError('-di is required: the destination image file of this job');
-  const c = client(flags);
+  const namespace = namespaceOf(flags);
   const files = [...tiFiles, diFile];
+  const arrays = files.map((f) => readGrid(f));
+  const conn = await connect(flags, { workers: 0 });
+  try {
+    return await prepOn(conn.client, { id, namespace, dt, arrays });
+  } finally {
+    await conn.close();
+  }
+}
+
+async function prepOn(
+  c: DqsClient,
+  job: { id: string; namespace: string; dt: number[]; arrays: ReturnType<typeof readGrid>[] },
+): Promise<number> {
+  const { id, namespace, dt, arrays } = job;
   const bar = progressBar(`upload job ${id}`, false, { unit: 'arrays', terminalOnly: true });
   const shas: string[] = [];
   try {
-    for (const [k, f] of files.entries()) {
-      bar.update(k, files.length);
-      shas.push(await c.uploadArray(readGrid(f)));
+    for (const [k, a] of arrays.entries()) {
+      bar.update(k, arrays.length);
+      shas.push(await c.uploadArray(a));
     }
-    bar.update(files.length, files.length);
+    bar.update(arrays.length, arrays.length);
   } finally {
     bar.stop();
   }
   const di = shas.pop()!;
   const ti = shas;
-  const r = await c.json<{ id: string; names: string[] }>('POST', '/v1/prep', { id, ti, di, dt });
-  process.stdout.write(`prepared job ${r.id}: ${r.names.join(', ')}\n`);
+  const r = await c.json<{ id: string; namespace: string; names: string[] }>('POST', '/v1/prep', {
+    id,
+    ti,
+    di,
+    dt,
+    namespace,
+  });
+  process.stdout.write(`prepared job ${r.id} in namespace ${r.namespace}: ${r.names.join(', ')}\n`);
   return 0;
 }
 
@@ -82,6 +112,11 @@ export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
   --submit-only        print the run id and return (otherwise wait, with progress, until it is done)
   --webhook URL        POST the run's summary there when it completes, fails or is cancelled
   --requires a,b       only workers with all these capabilities (DQS_CAPABILITIES) take the run's chunks
+  --namespace NS       where the job ids live (else DQS_NAMESPACE, else 'default'); --batch NAME groups runs
+                       in the archive: outputs go to <data>/archive/<namespace>/<batch>/<run>/ (dqs fetch)
+
+Without --server (or DQS_URL) it runs attached: a private stack (--workers N, default 2) on the data
+directory runs the job and stops; the outputs stay in the archive (dqs fetch --run RUN -o DIR).
 `;
 
 /** Keys of a run file and the flags they stand for. */
@@ -100,6 +135,8 @@ const CONFIG_KEYS: Record<string, string> = {
   forceSimulation: 'force',
   webhook: 'webhook',
   requires: 'requires',
+  namespace: 'namespace',
+  batch: 'batch',
   server: 'server',
 };
 
@@ -134,7 +171,7 @@ export async function runLogs(argv: string[]): Promise<number> {
   const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, jobs: ['--jobs'] });
   if (switchFlag(flags, 'help')) return help(LOGS_HELP);
   if (positional.length !== 1) throw new UsageError('give one run id: dqs logs RUN [--jobs RANGE]');
-  const c = client(flags);
+  const c = detached(flags, 'logs');
   const s = await c.json<Status>('GET', `/v1/runs/${positional[0]}`);
   const range = singleString(flags, 'jobs', '--jobs');
   const wanted = range ? new Set(jobRange(range).map(String)) : undefined;
@@ -176,7 +213,11 @@ forceSimulation: false
 webhook: null
 # Capabilities a worker needs (all of them) to take this run's chunks, e.g. [avx2, highmem]
 requires: null
-# The dqs server (default: DQS_URL, else http://127.0.0.1:3000)
+# Namespace of the job ids (default: DQS_NAMESPACE, else 'default') and batch (groups runs in the archive:
+# <data>/archive/<namespace>/<batch>/<run>/; dqs fetch --batch NAME)
+namespace: null
+batch: null
+# The dqs server (default: DQS_URL; with neither, dm runs attached on a private stack and stops it at the end)
 server: null
 `;
 
@@ -235,6 +276,9 @@ export async function runDm(argv: string[]): Promise<number> {
     config: ['--config'],
     webhook: ['--webhook'],
     requires: ['--requires'],
+    ...NAMESPACE_FLAG,
+    batch: ['--batch'],
+    workers: ['--workers'],
   });
   if (switchFlag(flags, 'help')) return help(DM_HELP);
   const configFile = singleString(flags, 'config', '--config');
@@ -249,7 +293,38 @@ export async function runDm(argv: string[]): Promise<number> {
   if (k === undefined) throw new UsageError('-k is required (e.g. -k 1.2)');
   const n = numberList(flags, 'n', '-n');
   if (!n) throw new UsageError('-n is required (e.g. -n 50)');
-  const c = client(flags);
+  const namespace = namespaceOf(flags);
+  const batch = singleString(flags, 'batch', '--batch');
+  const batchProblem = batch === undefined ? undefined : scopeNameProblem('batch', batch);
+  if (batchProblem) throw new UsageError(batchProblem);
+  const submitOnly = switchFlag(flags, 'submitOnly', '--submit-only');
+  if (submitOnly && !givenServer(flags))
+    throw new UsageError(
+      '--submit-only needs a server that outlives this command: give --server URL or DQS_URL (dqs up starts one)',
+    );
+  const conn = await connect(flags, { workers: 2 });
+  try {
+    return await dmOn(conn.client, flags, { jg, dt, k, n, namespace, batch, submitOnly }, !!conn.attached);
+  } finally {
+    await conn.close();
+  }
+}
+
+async function dmOn(
+  c: DqsClient,
+  flags: FlagValues,
+  given: {
+    jg: unknown;
+    dt: number[];
+    k: number;
+    n: number[];
+    namespace: string;
+    batch?: string;
+    submitOnly: boolean;
+  },
+  attached: boolean,
+): Promise<number> {
+  const { jg, dt, k, n, namespace, batch } = given;
   const kiFile = singleString(flags, 'ki', '-ki');
   const body = {
     jg,
@@ -269,14 +344,30 @@ export async function runDm(argv: string[]): Promise<number> {
       .get('requires')
       ?.flatMap((v) => v.split(','))
       .filter(Boolean),
+    namespace,
+    batch,
   };
-  const run = await c.json<{ runId: string; jobIds: string[]; seed: number }>('POST', '/v1/runs', body);
-  if (switchFlag(flags, 'submitOnly', '--submit-only')) {
+  const run = await c.json<{
+    runId: string;
+    jobIds: string[];
+    seed: number;
+    namespace: string;
+    batch: string;
+  }>('POST', '/v1/runs', body);
+  if (given.submitOnly) {
     process.stdout.write(`${run.runId}\n`);
     return 0;
   }
-  process.stderr.write(`run ${run.runId}: ${run.jobIds.length} chunks, seed ${run.seed}\n`);
+  process.stderr.write(
+    `run ${run.runId} (namespace ${run.namespace}, batch ${run.batch}): ${run.jobIds.length} chunks, seed ${run.seed}\n`,
+  );
   const final = await follow(c, run.runId);
+  if (attached) {
+    const dir = runOutputDir(resolveDataDirs(process.env).data, run);
+    process.stderr.write(
+      `outputs archived in ${dir}\n(dqs fetch --run ${run.runId} -o DIR copies them; the private stack stops now)\n`,
+    );
+  }
   if (switchFlag(flags, 'json', '--json')) process.stdout.write(JSON.stringify(final) + '\n');
   process.stdout.write(`${run.runId}\n`);
   return final.state === 'completed' ? 0 : 1;
@@ -359,13 +450,51 @@ export async function follow(c: DqsClient, runId: string, quiet = false): Promis
 
 export const STATUS_HELP = `dqs status RUN [--jobs RANGE] [--json] [--server URL]: state, progress (0-100) and each chunk's state
   --jobs 1-6,15,20,25-30   only these jobs
+dqs status [--namespace NS] [--batch NAME] [--json]: the recent runs (of a namespace, of a batch)
 `;
 
+interface RunListEntry {
+  runId: string;
+  namespace: string;
+  batch: string;
+  state: string;
+  progress: number;
+  createdAt: string;
+  jobs: number;
+}
+
 export async function runStatus(argv: string[]): Promise<number> {
-  const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, json: ['--json'], jobs: ['--jobs'] });
+  const { flags, positional } = parseG2sArgs(argv, {
+    ...SERVER_FLAGS,
+    json: ['--json'],
+    jobs: ['--jobs'],
+    namespace: ['--namespace', '-ns'],
+    batch: ['--batch'],
+  });
   if (switchFlag(flags, 'help')) return help(STATUS_HELP);
-  if (positional.length !== 1) throw new UsageError('give one run id: dqs status RUN');
-  const s = await client(flags).json<Status>('GET', `/v1/runs/${positional[0]}`);
+  const c = detached(flags, 'status');
+  if (positional.length === 0) {
+    const q = new URLSearchParams();
+    const ns = singleString(flags, 'namespace', '--namespace');
+    const batch = singleString(flags, 'batch', '--batch');
+    if (ns) q.set('namespace', ns);
+    if (batch) q.set('batch', batch);
+    const list = await c.json<RunListEntry[]>('GET', `/v1/runs?${q}`);
+    if (switchFlag(flags, 'json', '--json')) {
+      process.stdout.write(JSON.stringify(list) + '\n');
+      return 0;
+    }
+    if (list.length === 0) process.stdout.write('no run\n');
+    for (const r of list)
+      process.stdout.write(
+        `${r.runId}  ${r.namespace}/${r.batch}  ${r.state.padEnd(9)} ${r.progress.toFixed(1).padStart(5)}%  ${r.jobs} chunks  ${r.createdAt}\n`,
+      );
+    return 0;
+  }
+  if (positional.length !== 1) throw new UsageError('give one run id: dqs status RUN (or none: the runs)');
+  if (flags.has('namespace') || flags.has('batch'))
+    throw new UsageError('--namespace and --batch filter the list of runs: give them without a run id');
+  const s = await c.json<Status>('GET', `/v1/runs/${positional[0]}`);
   const range = singleString(flags, 'jobs', '--jobs');
   if (range) {
     const wanted = new Set(jobRange(range).map(String));
@@ -402,10 +531,11 @@ function formatOf(file: string, given: string | undefined): string {
   throw new UsageError(`-o ${file}: give a .npy, .tiff, .png or .json file (or --format)`);
 }
 
-export const DOWNLOAD_HELP = `dqs download ID -o FILE.npy [--run RUN] [--index] [--format npy|tiff|png|json] [--server URL]
+export const DOWNLOAD_HELP = `dqs download ID -o FILE.npy [--run RUN] [--index] [--format npy|tiff|png|json] [--namespace NS] [--server URL]
 dqs download 1-6,15 -o FOLDER [--format npy]          several jobs: FOLDER/chunk_<id>.<format>
 
-Waits until each chunk is written (G2S's -waitAndDownload), then saves it. Without --run: the latest run with that job.
+Waits until each chunk is written (G2S's -waitAndDownload), then saves it. Without --run: the latest run with
+that job in the namespace (--namespace, else DQS_NAMESPACE, else 'default'). dqs fetch reads the archive.
 `;
 
 export async function runDownload(argv: string[]): Promise<number> {
@@ -416,6 +546,7 @@ export async function runDownload(argv: string[]): Promise<number> {
     index: ['--index'],
     format: ['--format'],
     timeout: ['--timeout'],
+    ...NAMESPACE_FLAG,
   });
   if (switchFlag(flags, 'help')) return help(DOWNLOAD_HELP);
   if (positional.length !== 1) {
@@ -432,7 +563,8 @@ export async function runDownload(argv: string[]): Promise<number> {
   const index = switchFlag(flags, 'index', '--index');
   const run = singleString(flags, 'run', '--run');
   const timeout = singleNumber(flags, 'timeout', '--timeout') ?? 86400;
-  const c = client(flags);
+  const namespace = namespaceOf(flags);
+  const c = detached(flags, 'download');
   const several = ids.length > 1;
   for (const id of ids) {
     const given = singleString(flags, 'format', '--format');
@@ -442,6 +574,7 @@ export async function runDownload(argv: string[]): Promise<number> {
       : out;
     const q = new URLSearchParams({ format, wait: 'true', timeout: String(timeout) });
     if (index) q.set('part', 'index');
+    if (!run) q.set('namespace', namespace);
     const path = run ? `/v1/runs/${run}/chunks/${id}?${q}` : `/v1/chunks/${id}?${q}`;
     const bytes = await c.bytes(
       path,
@@ -471,7 +604,7 @@ export async function runMosaic(argv: string[]): Promise<number> {
     wait: 'true',
   });
   if (switchFlag(flags, 'index', '--index')) q.set('part', 'index');
-  const bytes = await client(flags).bytes(
+  const bytes = await detached(flags, 'mosaic').bytes(
     `/v1/runs/${positional[0]}/mosaic?${q}`,
     progressBar(`mosaic ${positional[0]}`, false, { unit: 'bytes', terminalOnly: true }),
   );
@@ -480,7 +613,17 @@ export async function runMosaic(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const KILL_HELP = `dqs kill RUN [--server URL]: stop every chunk of a run\n`;
+export const KILL_HELP = `dqs kill RUN [--server URL]: stop every chunk of a run
+dqs kill RUN --jobs 1-6,15: stop only these chunks; the run goes on without them, and they stay parked until
+  dqs retry RUN --jobs 1-6,15 resumes them (their neighbours wait for their cells meanwhile)
+`;
+export const RETRY_HELP = `dqs retry RUN [--jobs 1-6,15,20,25-30] [--server URL]
+  running run: resumes the chunks killed with dqs kill RUN --jobs
+  failed or cancelled run: enqueues its unfinished chunks again (or those of --jobs, with every unfinished
+  neighbour); each goes on from its stream, so the result is the bytes of an uninterrupted run. Possible while
+  the run's record is kept (DQS_RETENTION_SECONDS). Without --json it follows the run to its end
+  (--submit-only: return at once).
+`;
 export const PAUSE_HELP = `dqs pause RUN / dqs resume RUN [--server URL]: pause a run (its chunks stop and free their CPU) and resume it; the result does not change\n`;
 
 export function runPauseCommand(pause: boolean): (argv: string[]) => Promise<number> {
@@ -489,7 +632,7 @@ export function runPauseCommand(pause: boolean): (argv: string[]) => Promise<num
     if (switchFlag(flags, 'help')) return help(PAUSE_HELP);
     if (positional.length !== 1)
       throw new UsageError(`give one run id: dqs ${pause ? 'pause' : 'resume'} RUN`);
-    const r = await client(flags).json<{ runId: string; state: string }>(
+    const r = await detached(flags, pause ? 'pause' : 'resume').json<{ runId: string; state: string }>(
       'POST',
       `/v1/runs/${positional[0]}/${pause ? 'pause' : 'resume'}`,
     );
@@ -499,15 +642,56 @@ export function runPauseCommand(pause: boolean): (argv: string[]) => Promise<num
 }
 
 export async function runKill(argv: string[]): Promise<number> {
-  const { flags, positional } = parseG2sArgs(argv, SERVER_FLAGS);
+  const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, jobs: ['--jobs'] });
   if (switchFlag(flags, 'help')) return help(KILL_HELP);
-  if (positional.length !== 1) throw new UsageError('give one run id: dqs kill RUN');
-  const r = await client(flags).json<{ runId: string; state: string }>(
+  if (positional.length !== 1) throw new UsageError('give one run id: dqs kill RUN [--jobs RANGE]');
+  const range = singleString(flags, 'jobs', '--jobs');
+  if (range !== undefined) jobRange(range);
+  const q = range === undefined ? '' : `?${new URLSearchParams({ jobs: range })}`;
+  const r = await detached(flags, 'kill').json<{ runId: string; state: string; killed?: string[] }>(
     'POST',
-    `/v1/runs/${positional[0]}/kill`,
+    `/v1/runs/${positional[0]}/kill${q}`,
   );
-  process.stdout.write(`run ${r.runId}: ${r.state}\n`);
+  if (r.killed)
+    process.stdout.write(
+      `run ${r.runId}: ${r.state}; killed jobs ${formatJobRanges(r.killed.map(Number))} (dqs retry ${r.runId} --jobs ${formatJobRanges(r.killed.map(Number))} resumes them)\n`,
+    );
+  else process.stdout.write(`run ${r.runId}: ${r.state}\n`);
   return 0;
+}
+
+export async function runRetry(argv: string[]): Promise<number> {
+  const { flags, positional } = parseG2sArgs(argv, {
+    ...SERVER_FLAGS,
+    jobs: ['--jobs'],
+    submitOnly: ['--submit-only'],
+    json: ['--json'],
+  });
+  if (switchFlag(flags, 'help')) return help(RETRY_HELP);
+  if (positional.length !== 1) throw new UsageError('give one run id: dqs retry RUN [--jobs RANGE]');
+  const range = singleString(flags, 'jobs', '--jobs');
+  if (range !== undefined) jobRange(range);
+  const q = range === undefined ? '' : `?${new URLSearchParams({ jobs: range })}`;
+  const c = detached(flags, 'retry');
+  const r = await c.json<{ runId: string; state: string; retried: string[]; skipped: string[] }>(
+    'POST',
+    `/v1/runs/${positional[0]}/retry${q}`,
+  );
+  process.stderr.write(
+    `run ${r.runId}: retrying jobs ${formatJobRanges(r.retried.map(Number))}` +
+      (r.skipped.length
+        ? ` (already written or not killed: ${formatJobRanges(r.skipped.map(Number))})`
+        : '') +
+      '\n',
+  );
+  if (switchFlag(flags, 'submitOnly', '--submit-only')) {
+    process.stdout.write(`${r.runId}\n`);
+    return 0;
+  }
+  const final = await follow(c, r.runId);
+  if (switchFlag(flags, 'json', '--json')) process.stdout.write(JSON.stringify(final) + '\n');
+  process.stdout.write(`${r.runId}\n`);
+  return final.state === 'completed' ? 0 : 1;
 }
 
 export const WORKERS_HELP = `dqs workers [--json] [--server URL]: the live workers (slots, threads, capabilities, chunks)
@@ -517,7 +701,7 @@ dqs workers pause NAME / dqs workers resume NAME: a paused worker takes no new c
 export async function runWorkers(argv: string[]): Promise<number> {
   const { flags, positional } = parseG2sArgs(argv, { ...SERVER_FLAGS, json: ['--json'] });
   if (switchFlag(flags, 'help')) return help(WORKERS_HELP);
-  const c = client(flags);
+  const c = detached(flags, 'workers');
   if (positional.length > 0) {
     const [action, name] = positional;
     if ((action !== 'pause' && action !== 'resume') || !name || positional.length !== 2) {

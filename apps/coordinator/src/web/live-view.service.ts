@@ -13,6 +13,7 @@ import {
   RUN_EVENTS_CHANNEL,
   ServiceConfig,
   chunkQueueFor,
+  latestChunkJob,
   redisOptionsFromUrl,
 } from '@dqs/protocol';
 import { chunkOutputFiles, mosaicFiles } from '@dqs/store';
@@ -71,7 +72,11 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
   private async job(runId: string, jobId: string): Promise<ChunkJobData> {
     const record = await this.ctx.runs.get(runId);
     if (!record) throw new NotFoundException(`no run ${runId}`);
-    const job = await this.ctx.chunkQueue(chunkQueueFor(record.requires)).getJob(`${runId}-${jobId}`);
+    const kept = await this.ctx.runs.chunkData(runId, jobId);
+    if (kept) return kept;
+    // runs submitted before chunk data was kept: the chunk's BullMQ job
+    const queue = this.ctx.chunkQueue(chunkQueueFor(record.requires));
+    const job = await latestChunkJob((id) => queue.getJob(id), record, jobId);
     if (!job) throw new NotFoundException(`no chunk ${jobId} in run ${runId}`);
     return job.data;
   }
@@ -119,7 +124,7 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
   async chunkPreview(runId: string, jobId: string, max: number): Promise<Uint8Array> {
     const data = await this.job(runId, jobId);
     const categorical = data.params.dt[0] !== 0;
-    const files = chunkOutputFiles(this.ctx.dataDir, runId, jobId);
+    const files = chunkOutputFiles(this.ctx.dataDir, data, jobId);
     if (existsSync(files.sim)) {
       const a = parseNpy(readFileSync(files.sim), files.sim);
       return this.png(toFloat32(a), data.tileShape, data.vars, max, categorical, this.range(data));
@@ -140,7 +145,7 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
   async mosaicPreview(runId: string, max: number): Promise<Uint8Array> {
     const record = await this.ctx.runs.get(runId);
     if (!record) throw new NotFoundException(`no run ${runId}`);
-    const files = mosaicFiles(this.ctx.dataDir, runId);
+    const files = mosaicFiles(this.ctx.dataDir, record);
     if (!existsSync(files.sim)) throw new NotFoundException(`the mosaic of run ${runId} is not written yet`);
     const a = parseNpy(readFileSync(files.sim), files.sim);
     const data = await this.job(runId, record.jobIds[0]);
@@ -152,7 +157,7 @@ export class LiveViewService implements OnModuleInit, OnApplicationShutdown {
   async runStats(runId: string): Promise<ComparisonReport & { window: number[] }> {
     const record = await this.ctx.runs.get(runId);
     if (!record) throw new NotFoundException(`no run ${runId}`);
-    const files = mosaicFiles(this.ctx.dataDir, runId);
+    const files = mosaicFiles(this.ctx.dataDir, record);
     if (!existsSync(files.sim))
       throw new NotFoundException(`run ${runId} has no mosaic yet; statistics come once it is complete`);
     if (record.tileShape.length !== 2) throw new NotFoundException('statistics are drawn for 2D runs');

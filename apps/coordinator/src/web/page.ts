@@ -48,7 +48,8 @@ export const WEB_PAGE = String.raw`<!doctype html>
 <main>
   <div id="list">
     <h2>Runs</h2>
-    <table><thead><tr><th>run</th><th>state</th><th>progress</th><th>chunks</th><th>age</th></tr></thead><tbody id="runs"></tbody></table>
+    <p><label>namespace <select id="nsFilter"><option value="">all</option></select></label></p>
+    <table><thead><tr><th>run</th><th>namespace</th><th>batch</th><th>state</th><th>progress</th><th>chunks</th><th>age</th></tr></thead><tbody id="runs"></tbody></table>
     <p class="muted" id="empty">No run yet: submit one with <code>dqs dm</code>, the API (<a href="/docs">/docs</a>) or <code>g2s('-a','qs_dm',...)</code>.</p>
   </div>
   <div id="detail">
@@ -74,12 +75,23 @@ function el(tag, attrs, text) { var e = document.createElement(tag); for (var k 
 function bar(p) { var b = el('span', { class: 'bar' }); var d = el('div'); d.style.width = Math.min(100, p) + '%'; b.appendChild(d); return b; }
 function age(iso) { var s = (Date.now() - Date.parse(iso)) / 1000; return s < 60 ? Math.round(s) + ' s' : s < 3600 ? Math.round(s / 60) + ' min' : Math.round(s / 3600) + ' h'; }
 
+var lastRuns = [];
 function showList(runs) {
+  lastRuns = runs;
+  var select = document.getElementById('nsFilter'), chosen = select.value;
+  var names = runs.map(function (r) { return r.namespace; }).filter(function (n, i, a) { return a.indexOf(n) === i; }).sort();
+  if (chosen && names.indexOf(chosen) < 0) names.push(chosen);
+  select.innerHTML = '<option value="">all</option>';
+  names.forEach(function (n) { select.appendChild(el('option', { value: n }, n)); });
+  select.value = chosen;
+  var shown = runs.filter(function (r) { return !chosen || r.namespace === chosen; });
   var body = document.getElementById('runs'); body.innerHTML = '';
-  document.getElementById('empty').style.display = runs.length ? 'none' : '';
-  runs.forEach(function (r) {
+  document.getElementById('empty').style.display = shown.length ? 'none' : '';
+  shown.forEach(function (r) {
     var tr = el('tr', { class: 'run', 'data-run': r.runId });
     tr.appendChild(el('td', {}, r.runId));
+    tr.appendChild(el('td', { class: 'ns' }, r.namespace));
+    tr.appendChild(el('td', { class: 'batch' }, r.batch));
     tr.appendChild(el('td', { class: 'state ' + r.state }, r.state));
     var td = el('td'); td.appendChild(bar(r.progress)); td.appendChild(document.createTextNode(' ' + r.progress.toFixed(1) + '%')); tr.appendChild(td);
     tr.appendChild(el('td', {}, String(r.jobs)));
@@ -88,6 +100,8 @@ function showList(runs) {
     body.appendChild(tr);
   });
 }
+
+document.getElementById('nsFilter').onchange = function () { showList(lastRuns); };
 
 function connectList() {
   if (runsSource) return;
@@ -158,7 +172,7 @@ function refreshTile(c) {
 
 function showStatus(s) {
   lastStatus = s;
-  document.getElementById('title').textContent = 'run ' + s.runId + ' (' + s.gridShape.join('x') + ' chunks of ' + s.tileShape.join('x') + ')';
+  document.getElementById('title').textContent = 'run ' + s.runId + ' \u2014 ' + s.namespace + ' / ' + s.batch + ' (' + s.gridShape.join('x') + ' chunks of ' + s.tileShape.join('x') + ')';
   var st = document.getElementById('state'); st.textContent = s.state; st.className = 'state ' + s.state;
   document.getElementById('pbar').style.width = s.progress + '%';
   document.getElementById('pct').textContent = s.progress.toFixed(1) + '%';

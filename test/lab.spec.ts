@@ -1,0 +1,389 @@
+/**
+ * dqs run like a lab cluster, end to end against real processes: namespaces and batches, the archive and
+ * dqs fetch with filters, killing chunks by range and retrying them (or a failed run), and the attached CLI mode.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NdArray, parseNpy, writeGrid } from '@dqs/grids';
+import { DqsClient } from '../apps/cli/src/dqs-client';
+import { crop, trainingImage } from './support/training-images';
+import { TestStack, startTestStack } from './support/stack';
+
+const ROOT = join(__dirname, '..');
+const DQS = join(ROOT, 'bin', 'dqs.js');
+const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const TILE = 40;
+const RUN = { dt: [0], k: 1.2, n: [20], s: 100, j: 1, ks: [21] };
+
+interface Status {
+  runId: string;
+  namespace: string;
+  batch: string;
+  state: string;
+  progress: number;
+  error?: string;
+  waitingFor?: string;
+  killed?: string[];
+  chunks: { jobId: string; state: string; progress: number }[];
+}
+
+const nd = (shape: number[], data: Float32Array): NdArray => ({ shape, dtype: 'float32', data });
+const emptyDi = () => new Float32Array(TILE * TILE).fill(NaN);
+
+async function prep(c: DqsClient, ids: number[], namespace?: string, tiData = stone.data) {
+  const ti = await c.uploadArray(nd([80, 80], tiData));
+  const di = await c.uploadArray(nd([TILE, TILE], emptyDi()));
+  for (const id of ids) await c.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0], namespace });
+}
+
+async function waitFor(c: DqsClient, runId: string, until = ['completed', 'failed', 'cancelled']) {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await c.json<Status>('GET', `/v1/runs/${runId}`);
+    if (until.includes(s.state)) return s;
+    if (Date.now() - t0 > 120000) throw new Error(`run ${runId} still ${s.state} after 120 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const mosaicOf = async (c: DqsClient, runId: string) =>
+  Buffer.from(await c.bytes(`/v1/runs/${runId}/mosaic?wait=true`));
+
+function dqs(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const e: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete e.DQS_URL;
+  delete e.DQS_NAMESPACE;
+  return spawnSync(process.execPath, [DQS, ...args], { encoding: 'utf8', env: e, timeout: 240000 });
+}
+
+const GRID = [
+  [1, 2],
+  [3, 4],
+];
+
+describe('namespaces, batches, the archive and dqs fetch', () => {
+  let t: TestStack;
+  const runs: Record<string, string> = {};
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 2, slots: 1 });
+    // the same job id in two namespaces, with different training images
+    await prep(t.client, [101], 'alice');
+    await prep(
+      t.client,
+      [101],
+      'bob',
+      stone.data.map((v) => v + 1000),
+    );
+    for (const [ns, batch] of [
+      ['alice', 'nov'],
+      ['bob', 'dec'],
+    ]) {
+      const r = await t.client.json<{ runId: string; namespace: string; batch: string }>('POST', '/v1/runs', {
+        ...RUN,
+        jg: [[101]],
+        namespace: ns,
+        batch,
+      });
+      expect([r.namespace, r.batch]).toEqual([ns, batch]);
+      runs[ns] = r.runId;
+    }
+    for (const id of Object.values(runs)) expect((await waitFor(t.client, id)).state).toBe('completed');
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it("keeps two users' job 101 apart: inputs, runs and downloads by job id", async () => {
+    const alice = parseNpy(Buffer.from(await t.client.bytes('/v1/chunks/101?namespace=alice')), 'alice')
+      .data as Float32Array;
+    const bob = parseNpy(Buffer.from(await t.client.bytes('/v1/chunks/101?namespace=bob')), 'bob')
+      .data as Float32Array;
+    // each run read its own namespace's training image
+    expect(Math.max(...alice)).toBeLessThan(500);
+    expect(Math.min(...bob)).toBeGreaterThan(500);
+    await expect(t.client.bytes('/v1/chunks/101')).rejects.toThrow(/namespace default/);
+    const list = await t.client.json<{ runId: string; namespace: string; batch: string }[]>(
+      'GET',
+      '/v1/runs?namespace=bob',
+    );
+    expect(list.map((r) => [r.runId, r.namespace, r.batch])).toEqual([[runs.bob, 'bob', 'dec']]);
+    const st = await t.client.json<Status>('GET', `/v1/runs/${runs.alice}`);
+    expect([st.namespace, st.batch]).toEqual(['alice', 'nov']);
+    // the CLI: the list of a namespace, and a download by job id in a namespace
+    const out = dqs(['status', '--namespace', 'alice', '--server', t.stack.url]);
+    expect(out.stdout).toContain(`${runs.alice}  alice/nov  completed`);
+    expect(out.stdout).not.toContain(runs.bob);
+    const dir = mkdtempSync(join(tmpdir(), 'dqs-ns-'));
+    const d = dqs([
+      'download',
+      '101',
+      '-o',
+      join(dir, 'b.npy'),
+      '--namespace',
+      'bob',
+      '--server',
+      t.stack.url,
+    ]);
+    expect(d.status).toBe(0);
+    expect((parseNpy(readFileSync(join(dir, 'b.npy')), 'b').data as Float32Array)[0]).toBe(bob[0]);
+  });
+
+  it('refuses bad names and unprepared jobs of a namespace, naming them', async () => {
+    await expect(
+      t.client.json('POST', '/v1/runs', { ...RUN, jg: [[101]], namespace: 'carol' }),
+    ).rejects.toThrow(/job 101: no DI named input_di_101 in namespace carol.*--namespace carol/);
+    await expect(
+      t.client.json('POST', '/v1/runs', { ...RUN, jg: [[101]], namespace: 'a b' }),
+    ).rejects.toThrow(/namespace: 1-64 letters/);
+    await expect(
+      t.client.json('POST', '/v1/runs', { ...RUN, jg: [[101]], namespace: 'alice', batch: '../x' }),
+    ).rejects.toThrow(/batch: 1-64 letters/);
+    const bad = dqs([
+      'prep',
+      '--id',
+      '1',
+      '-ti',
+      'x',
+      '-di',
+      'y',
+      '-dt',
+      '0',
+      '-ns',
+      '-bad-',
+      '--server',
+      t.stack.url,
+    ]);
+    expect(bad.status).toBe(2);
+  });
+
+  it('archives outputs by namespace and batch, and fetches them with a filter', async () => {
+    for (const [ns, batch] of [
+      ['alice', 'nov'],
+      ['bob', 'dec'],
+    ]) {
+      const dir = join(t.dataDir, 'archive', ns, batch, runs[ns]);
+      expect(readdirSync(dir).sort()).toEqual(
+        ['chunk_101.index.npy', 'chunk_101.npy', 'manifest.json', 'mosaic.index.npy', 'mosaic.npy'].sort(),
+      );
+      const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(manifest).toMatchObject({ runId: runs[ns], namespace: ns, batch, state: 'completed' });
+    }
+    // from the server: one namespace, then a batch across namespaces with a job range, then a date that excludes all
+    const out = mkdtempSync(join(tmpdir(), 'dqs-fetch-'));
+    const one = dqs(['fetch', '--namespace', 'alice', '-o', out, '--server', t.stack.url]);
+    expect(one.status).toBe(0);
+    expect(one.stdout).toMatch(/fetched 3 file\(s\).* of 1 run\(s\)/);
+    const fetched = join(out, 'alice', 'nov', runs.alice);
+    expect(readFileSync(join(fetched, 'chunk_101.npy'))).toEqual(
+      readFileSync(join(t.dataDir, 'archive', 'alice', 'nov', runs.alice, 'chunk_101.npy')),
+    );
+    expect(existsSync(join(fetched, 'mosaic.npy'))).toBe(true);
+    expect(existsSync(join(out, 'bob'))).toBe(false);
+    const again = dqs(['fetch', '--namespace', 'alice', '-o', out, '--server', t.stack.url]);
+    expect(again.stdout).toMatch(/2 already there/);
+    const out2 = mkdtempSync(join(tmpdir(), 'dqs-fetch-'));
+    const ranged = dqs([
+      'fetch',
+      '-ns',
+      '*',
+      '--batch',
+      'dec',
+      '--jobs',
+      '100-101',
+      '--index',
+      '-o',
+      out2,
+      '--server',
+      t.stack.url,
+    ]);
+    expect(ranged.status).toBe(0);
+    expect(readdirSync(join(out2, 'bob', 'dec', runs.bob)).sort()).toEqual(
+      ['chunk_101.index.npy', 'chunk_101.npy', 'manifest.json'].sort(),
+    );
+    const none = dqs(['fetch', '-ns', '*', '--until', '2020-01-01', '-o', out2, '--server', t.stack.url]);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/nothing in the archive of .* matches namespace \*, until 2020-01-01/);
+    const today = new Date().toISOString().slice(0, 10);
+    const listed = dqs(['fetch', '-ns', 'bob', '--date', today, '--list', '--server', t.stack.url]);
+    expect(listed.stdout).toContain(`bob/dec/${runs.bob}  completed`);
+    // without a server: this machine's archive, read from the data directory
+    const out3 = mkdtempSync(join(tmpdir(), 'dqs-fetch-'));
+    const local = dqs(['fetch', '-ns', 'bob', '--since', '1h', '-o', out3], { G2S_DATA_DIR: t.dataDir });
+    expect(local.status).toBe(0);
+    expect(existsSync(join(out3, 'bob', 'dec', runs.bob, 'mosaic.npy'))).toBe(true);
+    // bad filters are usage errors
+    expect(dqs(['fetch', '--since', 'yesterday', '-o', out3]).stderr).toMatch(/'yesterday' is not a date/);
+    expect(dqs(['fetch', '--jobs', '5-1', '-o', out3]).stderr).toMatch(/runs backwards/);
+    expect(dqs(['fetch']).stderr).toMatch(/-o DIR is required/);
+  });
+});
+
+describe('kill by range, retry, and retry of a failed run', () => {
+  let t: TestStack;
+  let reference: Buffer;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 2, slots: 1 });
+    await prep(t.client, [1, 2, 3, 4]);
+    const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: GRID });
+    expect((await waitFor(t.client, r.runId)).state).toBe('completed');
+    reference = await mosaicOf(t.client, r.runId);
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it('a killed chunk is parked, the run waits for it, and retry resumes it to the same bytes', async () => {
+    const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: GRID });
+    const k = dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url]);
+    expect(k.status).toBe(0);
+    expect(k.stdout).toContain(`killed jobs 4 (dqs retry ${r.runId} --jobs 4 resumes them)`);
+    // the others go as far as job 4's missing cells allow; the run stays running and says why
+    await new Promise((res) => setTimeout(res, 4000));
+    const s = await t.client.json<Status>('GET', `/v1/runs/${r.runId}`);
+    expect(s.state).toBe('running');
+    expect(s.killed).toEqual(['4']);
+    expect(s.chunks.find((c) => c.jobId === '4')!.state).toBe('cancelled');
+    expect(s.waitingFor).toMatch(/jobs 4 were killed and are parked: dqs retry/);
+    const status = dqs(['status', r.runId, '--server', t.stack.url]).stdout;
+    expect(status).toMatch(/waiting: jobs 4 were killed/);
+    // retry by range: not-killed jobs are refused while the run is active
+    expect(dqs(['retry', r.runId, '--jobs', '1', '--server', t.stack.url]).stderr).toMatch(
+      /none of jobs 1 was killed \(killed: 4\)/,
+    );
+    const retry = dqs(['retry', r.runId, '--jobs', '3-4', '--server', t.stack.url]);
+    expect(retry.status).toBe(0);
+    expect(retry.stderr).toMatch(/retrying jobs 4 \(already written or not killed: 3\)/);
+    expect((await waitFor(t.client, r.runId)).state).toBe('completed');
+    expect((await mosaicOf(t.client, r.runId)).equals(reference)).toBe(true);
+    const log = dqs(['logs', r.runId, '--jobs', '4', '--server', t.stack.url]).stdout;
+    expect(log).toMatch(/killed by request/);
+    expect(log).toMatch(/retried: back to the queue/);
+    // kill by range on a finished run, and an unknown job
+    expect(dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url]).stderr).toMatch(
+      /already completed/,
+    );
+    expect(dqs(['retry', r.runId, '--server', t.stack.url]).stderr).toMatch(
+      /has completed: .*nothing to retry/,
+    );
+  });
+
+  it('a failed run is retried from where its chunks stopped, to the bytes of an uninterrupted run', async () => {
+    // job 9's DI becomes unreadable after submission: chunks fail and the run fails
+    const ti = await t.client.uploadArray(nd([80, 80], stone.data));
+    const unique = emptyDi();
+    unique[7] = 0.25;
+    const diSha = await t.client.uploadArray(nd([TILE, TILE], unique));
+    const plain = await t.client.uploadArray(nd([TILE, TILE], emptyDi()));
+    for (const [id, di] of [
+      [6, plain],
+      [7, plain],
+      [8, plain],
+      [9, diSha],
+    ] as const)
+      await t.client.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0] });
+    const grid = [
+      [6, 7],
+      [8, 9],
+    ];
+    const ref = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: grid });
+    expect((await waitFor(t.client, ref.runId)).state).toBe('completed');
+    const expected = await mosaicOf(t.client, ref.runId);
+
+    const file = join(t.dataDir, 'arrays', `${diSha}.npy`);
+    for (const w of t.stack.workers()) w.child.kill('SIGSTOP');
+    const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: grid });
+    renameSync(file, `${file}.away`);
+    for (const w of t.stack.workers()) w.child.kill('SIGCONT');
+    const failed = await waitFor(t.client, r.runId);
+    expect(failed.state).toBe('failed');
+    // its halo streams are kept for the retry; a range that leaves out an unfinished neighbour is refused
+    const unfinished = failed.chunks.filter((c) => c.state !== 'durable').map((c) => c.jobId);
+    expect(unfinished).toContain('9');
+    const lonely = dqs(['retry', r.runId, '--jobs', '9', '--server', t.stack.url]);
+    if (unfinished.length > 1) {
+      expect(lonely.status).toBe(2);
+      expect(lonely.stderr).toMatch(
+        /jobs 9 need their neighbours .* which are not written: retry them together/,
+      );
+    }
+    renameSync(`${file}.away`, file);
+    const retry = dqs(['retry', r.runId, '--server', t.stack.url]);
+    expect(retry.status).toBe(0);
+    expect(retry.stdout.trim()).toBe(r.runId);
+    const s = await t.client.json<Status & { retries: number }>('GET', `/v1/runs/${r.runId}`);
+    expect(s.state).toBe('completed');
+    expect(s.retries).toBe(1);
+    expect((await mosaicOf(t.client, r.runId)).equals(expected)).toBe(true);
+    const manifest = JSON.parse(
+      readFileSync(join(t.dataDir, 'archive', 'default', 'default', r.runId, 'manifest.json'), 'utf8'),
+    ) as { state: string };
+    expect(manifest.state).toBe('completed');
+  });
+});
+
+describe('the attached CLI: no server given', () => {
+  it('prep and dm start a private stack, run, archive and stop; fetch reads the archive; others ask for a server', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dqs-attached-'));
+    const env = { G2S_DATA_DIR: join(dir, 'g2s'), REDIS_URL: '' };
+    const ti = join(dir, 'ti.npy');
+    const di = join(dir, 'di.npy');
+    const npy = (file: string, shape: number[], data: Float32Array) => writeGrid(file, nd(shape, data));
+    npy(ti, [80, 80], stone.data);
+    npy(di, [TILE, TILE], emptyDi());
+    for (const id of [1, 2]) {
+      const p = dqs(['prep', '--id', String(id), '-ti', ti, '-di', di, '-dt', '0', '-ns', 'lab'], env);
+      expect(p.stderr).toMatch(/running attached on a private dqs stack with 0 worker/);
+      expect(p.status).toBe(0);
+      expect(p.stdout).toContain(`prepared job ${id} in namespace lab`);
+    }
+    const t0 = Date.now();
+    const dm = dqs(
+      [
+        'dm',
+        '-jg',
+        '[[1,2]]',
+        '-dt',
+        '0',
+        '-k',
+        '1.2',
+        '-n',
+        '20',
+        '-s',
+        '100',
+        '-ks',
+        '21',
+        '-ns',
+        'lab',
+        '--batch',
+        'b7',
+        '--workers',
+        '1',
+      ],
+      env,
+    );
+    expect(dm.status).toBe(0);
+    const runId = dm.stdout.trim().split('\n').pop()!;
+    expect(dm.stderr).toContain(
+      `outputs archived in ${join(dir, 'g2s', 'data', 'archive', 'lab', 'b7', runId)}`,
+    );
+    expect(Date.now() - t0).toBeLessThan(60000);
+    const out = join(dir, 'out');
+    const f = dqs(['fetch', '-ns', 'lab', '--batch', 'b7', '-o', out], env);
+    expect(f.status).toBe(0);
+    const mosaic = parseNpy(readFileSync(join(out, 'lab', 'b7', runId, 'mosaic.npy')), 'mosaic');
+    expect(mosaic.shape).toEqual([TILE, 2 * TILE]);
+    expect((mosaic.data as Float32Array).every((v) => Number.isFinite(v))).toBe(true);
+    // commands that need a live server say so; --submit-only cannot outlive an attached stack
+    const st = dqs(['status', runId], env);
+    expect(st.status).toBe(2);
+    expect(st.stderr).toMatch(/dqs status needs a dqs server: give --server URL or set DQS_URL/);
+    const so = dqs(['dm', '-jg', '[[1,2]]', '-dt', '0', '-k', '1.2', '-n', '20', '--submit-only'], env);
+    expect(so.status).toBe(2);
+    expect(so.stderr).toMatch(/--submit-only needs a server/);
+  });
+});
