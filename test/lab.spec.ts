@@ -387,3 +387,49 @@ describe('the attached CLI: no server given', () => {
     expect(so.stderr).toMatch(/--submit-only needs a server/);
   });
 });
+
+describe('one pool of slots for every queue a worker serves', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ workers: 0, slots: 1 });
+    await t.stack.addWorker({ DQS_CAPABILITIES: 'gpu' });
+    await prep(t.client, [11, 12, 13, 14, 15, 16]);
+  });
+  afterAll(async () => {
+    await t?.stack.stop();
+  });
+
+  it('a one-slot worker serving two capability queues computes one chunk at a time', async () => {
+    // the worker serves the gpu queue once it exists (it looks for new queues every 3 s)
+    const warm = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [[11]],
+      requires: ['gpu'],
+    });
+    expect((await waitFor(t.client, warm.runId)).state).toBe('completed');
+    // one-chunk runs (never blocked): three plain, three that require gpu, all queued at once
+    const ids: string[] = [];
+    for (const [i, id] of [11, 12, 13, 14, 15, 16].entries()) {
+      const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+        ...RUN,
+        n: [60],
+        jg: [[id]],
+        requires: i % 2 ? ['gpu'] : undefined,
+      });
+      ids.push(r.runId);
+    }
+    let most = 0;
+    const states = new Set<string>();
+    for (let ended = 0; ended < ids.length;) {
+      const all = await Promise.all(ids.map((id) => t.client.json<Status>('GET', `/v1/runs/${id}`)));
+      const running = all.filter((s) => s.chunks[0].state === 'running').length;
+      most = Math.max(most, running);
+      all.forEach((s) => states.add(s.chunks[0].state));
+      ended = all.filter((s) => ['completed', 'failed', 'cancelled'].includes(s.state)).length;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(states.has('running')).toBe(true);
+    expect(most).toBe(1);
+    for (const id of ids) expect((await waitFor(t.client, id)).state).toBe('completed');
+  });
+});

@@ -62,6 +62,10 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
   /** A one-job worker waiting for a chunk to fill the slot of a blocked one (BullMQ cannot raise a running worker's concurrency). */
   private readonly pending = new Map<string, Worker<ChunkJobData, ChunkResult>>();
   private readonly overflow = new Set<Worker<ChunkJobData, ChunkResult>>();
+  /** Queues whose worker stopped fetching because every slot was taken (resumed when one frees). */
+  private readonly gated = new Set<string>();
+  /** Chunks between taking a slot and being registered as active. */
+  private starting = 0;
   private closing = false;
   /** Paused by a person: takes no new chunk, and its running chunks stop at a cell boundary. */
   private paused = false;
@@ -114,7 +118,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     for (const name of names) {
       if (this.mains.has(name) || !requirementsOf(name).every((t) => mine.has(t))) continue;
       const w = this.newWorker(name, this.config.DQS_SLOTS, (job, token, signal) =>
-        this.process(job, token, signal),
+        this.takeSlot(name, job, token, signal),
       );
       if (this.paused) void w.pause(true).catch(() => undefined);
       this.mains.set(name, w);
@@ -148,6 +152,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       .pexpire(workerKey(this.name), 10000)
       .zadd(WORKERS_KEY, Date.now(), this.name)
       .exec();
+    this.rebalance(); // a safety net: gated queues resume even if a wake-up was missed
   }
 
   /** A whole run is cancelled; chunks killed one by one stop at a cell boundary and are parked (see park). */
@@ -208,7 +213,10 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       for (const w of this.overflow) void w.close();
       this.overflow.clear();
       this.pending.clear();
-    } else for (const w of this.mains.values()) w.resume();
+    } else {
+      this.gated.clear();
+      for (const w of this.mains.values()) w.resume();
+    }
     this.logger.log(`worker ${this.name} ${paused ? 'paused' : 'resumed'}`);
     this.rebalance();
     await this.report().catch(() => undefined);
@@ -238,6 +246,10 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
    */
   private rebalance(): void {
     if (this.closing || this.mains.size === 0) return;
+    if (this.gated.size && !this.paused && this.computing() < this.config.DQS_SLOTS) {
+      for (const q of this.gated) this.mains.get(q)?.resume();
+      this.gated.clear();
+    }
     let idle = 0;
     for (const a of this.active.values()) if (a.blocked || a.runner.isPaused()) idle++;
     const computing = this.active.size - idle;
@@ -254,7 +266,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
         const w: Worker<ChunkJobData, ChunkResult> = this.newWorker(queue, 1, async (job, token, signal) => {
           if (this.pending.get(queue) === w) this.pending.delete(queue);
           try {
-            return await this.process(job, token, signal);
+            return await this.takeSlot(queue, job, token, signal);
           } finally {
             setImmediate(() => {
               this.overflow.delete(w);
@@ -274,10 +286,47 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Chunks computing now (not blocked, not paused), and those about to start. */
+  private computing(): number {
+    let n = this.starting;
+    for (const a of this.active.values()) if (!a.blocked && !a.runner.isPaused()) n++;
+    return n;
+  }
+
+  /**
+   * One pool of DQS_SLOTS for every queue this worker serves: a chunk fetched while the pool is full goes back
+   * to its queue, and that queue's worker stops fetching until a slot frees (see rebalance).
+   */
+  private async takeSlot(
+    queue: string,
+    job: Job<ChunkJobData, ChunkResult>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<ChunkResult> {
+    if (this.computing() >= this.config.DQS_SLOTS) {
+      this.gated.add(queue);
+      void this.mains.get(queue)?.pause(true).catch(() => undefined);
+      await job.moveToDelayed(Date.now() + 250, token);
+      throw new DelayedError();
+    }
+    this.starting++;
+    let reserved = true;
+    const release = () => {
+      if (reserved) this.starting--;
+      reserved = false;
+    };
+    try {
+      return await this.process(job, token, signal, release);
+    } finally {
+      release();
+    }
+  }
+
   private async process(
     job: Job<ChunkJobData, ChunkResult>,
     token?: string,
     signal?: AbortSignal,
+    started: () => void = () => undefined,
   ): Promise<ChunkResult> {
     const data = job.data;
     const key = job.id!;
@@ -312,6 +361,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       total: 0,
     };
     this.active.set(key, entry);
+    started();
     await this.applyPause(entry);
     this.rebalance();
     const onAbort = () => runner.stop('cancelled');
