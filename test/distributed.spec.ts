@@ -467,7 +467,7 @@ describe('distributed runs against the real services', () => {
         },
         /job id 2 appears more than once/,
       ],
-      [{ ...RUN, jg: [[1, 777]] }, /job 777: no DI named input_di_777; prepare it first/],
+      [{ ...RUN, jg: [[1, 777]] }, /job 777: no DI named input_di_777 in namespace default; prepare it first/],
       [{ ...RUN, jg: [[1, 2]], ks: [101] }, /(halo .* is wider than a tile|kernel .* is larger than)/],
       [
         { ...RUN, jg: [[1, 2]], ks: [101], cti: true },
