@@ -467,7 +467,10 @@ describe('distributed runs against the real services', () => {
         },
         /job id 2 appears more than once/,
       ],
-      [{ ...RUN, jg: [[1, 777]] }, /job 777: no DI named input_di_777 in namespace default; prepare it first/],
+      [
+        { ...RUN, jg: [[1, 777]] },
+        /job 777: no DI named input_di_777 in namespace default; prepare it first/,
+      ],
       [{ ...RUN, jg: [[1, 2]], ks: [101] }, /(halo .* is wider than a tile|kernel .* is larger than)/],
       [
         { ...RUN, jg: [[1, 2]], ks: [101], cti: true },
@@ -831,6 +834,17 @@ describe('clean-up under a retention policy', () => {
     try {
       await prep(t.client, [1, 2]);
       const orphan = await t.client.uploadArray(nd([3, 3], new Float32Array(9).fill(7)));
+      // a cancelled run keeps its halo streams (for dqs retry) until the retention, then they go too
+      const cancelled = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[1, 2]] });
+      // stop the worker once the run has written cells, so that the kill lands before it ends
+      while ((await redis.keys(`dqs:{${cancelled.runId}}:di:*`)).length === 0)
+        await new Promise((r) => setTimeout(r, 10));
+      for (const w of t.stack.workers()) w.child.kill('SIGSTOP');
+      await t.client.json('POST', `/v1/runs/${cancelled.runId}/kill`);
+      for (const w of t.stack.workers()) w.child.kill('SIGCONT');
+      await new Promise((r) => setTimeout(r, 1500)); // a sweep or two, within the retention
+      expect((await t.client.json<Status>('GET', `/v1/runs/${cancelled.runId}`)).state).toBe('cancelled');
+      expect((await redis.keys(`dqs:{${cancelled.runId}}:di:*`)).length).toBeGreaterThan(0);
       const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[1, 2]] });
       expect((await waitFor(t.client, run.runId)).state).toBe('completed');
       const mosaicFile = join(t.dataDir, 'archive', 'default', 'default', run.runId, 'mosaic.npy');
@@ -841,6 +855,7 @@ describe('clean-up under a retention policy', () => {
       // after it, nothing of the run is left in Redis, and the orphan array is gone
       await new Promise((r) => setTimeout(r, 5500));
       expect(await redis.keys(`dqs:{${run.runId}}:*`)).toEqual([]);
+      expect(await redis.keys(`dqs:{${cancelled.runId}}:*`)).toEqual([]);
       await expect(t.client.json('GET', `/v1/runs/${run.runId}`)).rejects.toThrow(/no run/);
       expect(existsSync(join(t.dataDir, 'arrays', `${orphan}.npy`))).toBe(false);
       // prepared inputs and outputs stay

@@ -53,9 +53,13 @@ describe('the web view', () => {
       s: 5,
       j: 1,
       ks: [15],
+      batch: 'web-test',
     });
-    // the list updates by itself (server-sent events)
+    // the list updates by itself (server-sent events), with the run's namespace and batch
     await page.waitForSelector(`tr.run[data-run="${run.runId}"]`, { timeout: 20000 });
+    const row = page.locator(`tr.run[data-run="${run.runId}"]`);
+    expect(await row.locator('td.ns').textContent()).toBe('default');
+    expect(await row.locator('td.batch').textContent()).toBe('web-test');
     await page.screenshot({ path: join(ARTIFACTS, 'web-runs.png') });
     await page.click(`tr.run[data-run="${run.runId}"]`);
     await page.waitForSelector('.tile[data-job="1"]');

@@ -544,6 +544,11 @@ export class RunsService {
       await this.ctx.redis.publish(CANCEL_CHANNEL, `${runId} ${killed.join(',')}`);
       return { runId, state: run.state, killed };
     }
+    const states = await this.runs.chunks(runId);
+    if (run.jobIds.every((j) => ['simulated', 'durable'].includes(states[j]?.state ?? '')))
+      throw new ConflictException(
+        `every chunk of run ${runId} has been simulated; its outputs are being written, there is nothing left to stop`,
+      );
     await this.runs.markCancelled(runId);
     await this.runs.setState(runId, 'cancelled');
     // chunks already written stay in the archive: its manifest says the run was cancelled

@@ -204,6 +204,12 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     const files = mosaicFiles(this.dataDir, record);
     this.writeOutput(files, mosaic);
     if (await this.runs.setState(runId, 'completed')) void this.notify(runId, 'completed');
+    else if ((await this.runs.get(runId))?.state === 'cancelled') {
+      // a kill that came after every chunk had been simulated stopped nothing: the run is complete
+      await this.runs.setState(runId, 'completed', undefined, { overrideCancelled: true });
+      this.logger.warn(`run ${runId}: killed after every chunk had been simulated; it completed`);
+      void this.notify(runId, 'completed');
+    }
     await this.archiveManifest(runId);
     // the halo streams are no longer needed once every output is durable
     await this.redis.del(...record.diIds.map((d) => chunkStreamKey(runId, d)));

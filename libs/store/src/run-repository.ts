@@ -71,9 +71,15 @@ export class RunRepository {
   }
 
   /** Moves a run to a state; final states (completed, failed, cancelled) are never left, and a paused run stays paused until resumed. */
-  async setState(runId: string, state: RunState, error?: string): Promise<boolean> {
+  async setState(
+    runId: string,
+    state: RunState,
+    error?: string,
+    opts: { overrideCancelled?: boolean } = {},
+  ): Promise<boolean> {
     const current = await this.redis.hget(runKey(runId), 'state');
-    if (current === 'completed' || current === 'failed' || current === 'cancelled') return false;
+    const final = current === 'completed' || current === 'failed' || current === 'cancelled';
+    if (final && !(opts.overrideCancelled && current === 'cancelled' && state === 'completed')) return false;
     if (current === 'paused' && state === 'running') return false;
     const fields: string[] = ['state', state];
     if (error) fields.push('error', error);
