@@ -107,7 +107,7 @@ describe('the web view', () => {
     expect(await page.getAttribute('a[href="/queues"]', 'href')).toBe('/queues');
   });
 
-  it('pause, resume and kill buttons work (asking for the token once)', async () => {
+  it('pause, resume, kill and retry buttons work (asking for the token once)', async () => {
     const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
       jg: [[11, 12]],
       dt: [0],
@@ -140,6 +140,14 @@ describe('the web view', () => {
     );
     expect((await t.client.json<{ state: string }>('GET', `/v1/runs/${run.runId}`)).state).toBe('cancelled');
     await page.screenshot({ path: join(ARTIFACTS, 'web-run-cancelled.png') });
+    // Retry resumes the cancelled run's unfinished chunks, to its end
+    expect(await page.isDisabled('#retry')).toBe(false);
+    await page.click('#retry');
+    await page.waitForFunction(
+      () => document.getElementById('state')!.textContent === 'completed',
+      undefined,
+      { timeout: 60000 },
+    );
   });
 });
 

@@ -334,7 +334,8 @@ export class RunsService {
   private async enqueue(record: RunRecord, chunks: ChunkJobData[], retry: number): Promise<void> {
     const queueName = chunkQueueFor(record.requires);
     await this.ctx.redis.sadd(CHUNK_QUEUES_KEY, queueName);
-    const keep = { age: 7 * 24 * 3600 };
+    // BullMQ's job records go with the run's own records (the retention), not before
+    const keep = { age: this.ctx.config.DQS_RETENTION_SECONDS };
     await this.flow.add({
       name: 'run',
       queueName: RUNS_QUEUE,

@@ -186,14 +186,16 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {
       const queue = this.follow(chunkQueueFor(record.requires));
-      const child = await latestChunkJob((id) => queue.getJob(id), record, jobId);
-      if (!child) throw new Error(`run ${runId}: chunk job ${jobId} is gone`);
-      await this.collect(child.data);
+      const data =
+        (await this.runs.chunkData(runId, jobId)) ??
+        (await latestChunkJob((id) => queue.getJob(id), record, jobId))?.data;
+      if (!data) throw new Error(`run ${runId}: the data of chunk ${jobId} is gone`);
+      await this.collect(data);
       const files = chunkOutputFiles(this.dataDir, record, jobId);
       const sim = parseNpy(readFileSync(files.sim), files.sim);
       const index = parseNpy(readFileSync(files.index), files.index);
       tiles.push({
-        coords: child.data.coords,
+        coords: data.coords,
         output: {
           sim: { shape: record.tileShape, vars: record.vars, data: sim.data as Float32Array },
           index: index.data as Uint32Array,

@@ -621,8 +621,8 @@ export const RETRY_HELP = `dqs retry RUN [--jobs 1-6,15,20,25-30] [--server URL]
   running run: resumes the chunks killed with dqs kill RUN --jobs
   failed or cancelled run: enqueues its unfinished chunks again (or those of --jobs, with every unfinished
   neighbour); each goes on from its stream, so the result is the bytes of an uninterrupted run. Possible while
-  the run's record is kept (DQS_RETENTION_SECONDS). Without --json it follows the run to its end
-  (--submit-only: return at once).
+  the run's record is kept (DQS_RETENTION_SECONDS). It follows the run to its end and prints the run id
+  (--submit-only: return at once; --json: the final status as JSON too).
 `;
 export const PAUSE_HELP = `dqs pause RUN / dqs resume RUN [--server URL]: pause a run (its chunks stop and free their CPU) and resume it; the result does not change\n`;
 

@@ -55,7 +55,7 @@ export const WEB_PAGE = String.raw`<!doctype html>
   <div id="detail">
     <h2 id="title"></h2>
     <p><span id="state" class="state"></span> <span class="bar"><span id="pbar"></span></span> <span id="pct"></span>
-      <button id="pause">Pause</button> <button id="resume">Resume</button> <button id="kill">Kill</button>
+      <button id="pause">Pause</button> <button id="resume">Resume</button> <button id="kill">Kill</button> <button id="retry" title="killed chunks go on; a failed or cancelled run resumes its unfinished chunks">Retry</button>
       <span id="error"></span></p>
     <div class="row">
       <div><div class="muted">job grid (live)</div><div id="grid" class="grid"></div></div>
@@ -124,6 +124,7 @@ async function act(action) {
 document.getElementById('kill').onclick = function () { if (confirm('Kill run ' + current + '?')) act('kill'); };
 document.getElementById('pause').onclick = function () { act('pause'); };
 document.getElementById('resume').onclick = function () { act('resume'); };
+document.getElementById('retry').onclick = function () { act('retry'); };
 
 function tileSize(cols) { return Math.max(24, Math.min(160, Math.floor(900 / cols))); }
 
@@ -180,6 +181,7 @@ function showStatus(s) {
   document.getElementById('pause').disabled = !active;
   document.getElementById('resume').disabled = s.state !== 'paused';
   document.getElementById('kill').disabled = !(active || s.state === 'paused');
+  document.getElementById('retry').disabled = !(s.state === 'failed' || s.state === 'cancelled' || (s.killed && s.killed.length));
   if (s.error) document.getElementById('error').textContent = s.error;
   else document.getElementById('error').textContent = s.waitingFor || '';
   if (Object.keys(tiles).length !== s.chunks.length) buildGrid(s);
