@@ -272,6 +272,18 @@ describe('kill by range, retry, and retry of a failed run', () => {
     );
   });
 
+  it('a killed run is retried to the bytes of an uninterrupted run', async () => {
+    const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: GRID });
+    await waitFor(t.client, r.runId, ['running']);
+    await new Promise((res) => setTimeout(res, 300));
+    await t.client.json('POST', `/v1/runs/${r.runId}/kill`);
+    expect((await waitFor(t.client, r.runId)).state).toBe('cancelled');
+    await new Promise((res) => setTimeout(res, 1000));
+    const retry = dqs(['retry', r.runId, '--server', t.stack.url]);
+    expect(retry.status).toBe(0);
+    expect((await mosaicOf(t.client, r.runId)).equals(reference)).toBe(true);
+  });
+
   it('a failed run is retried from where its chunks stopped, to the bytes of an uninterrupted run', async () => {
     // job 9's DI becomes unreadable after submission: chunks fail and the run fails
     const ti = await t.client.uploadArray(nd([80, 80], stone.data));

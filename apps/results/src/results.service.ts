@@ -179,10 +179,15 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The run's parent job: every chunk has completed; make sure each is written, then the mosaic. */
-  private async finalize(job: Job<RunJobData>): Promise<{ mosaic: string }> {
+  private async finalize(job: Job<RunJobData>): Promise<{ mosaic?: string }> {
     const { runId } = job.data;
     const record = await this.runs.get(runId);
     if (!record) throw new Error(`run ${runId} is unknown`);
+    if (await this.runs.isCancelled(runId)) {
+      // a killed run whose unstarted chunks were removed from its flow: nothing to assemble (dqs retry resumes it)
+      const states = await this.runs.chunks(runId);
+      if (!record.jobIds.every((j) => ['simulated', 'durable'].includes(states[j]?.state ?? ''))) return {};
+    }
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {
       const queue = this.follow(chunkQueueFor(record.requires));
