@@ -1,6 +1,6 @@
 /** The G2S distributed workflow against a dqs server: prep, dm, status, download, kill, mosaic. */
 import { readFileSync, existsSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { parseJobRanges } from '@dqs/protocol';
 import type { WorkerInfo } from '@dqs/store';
 import { parse as parseYaml } from 'yaml';
@@ -48,7 +48,19 @@ export async function runPrep(argv: string[]): Promise<number> {
   if (!tiFiles?.length) throw new UsageError('-ti is required: one or more training image files');
   const diFile = singleString(flags, 'di', '-di');
   if (!diFile) throw new UsageError('-di is required: the destination image file of this job');
-  const c = client(flags);
+  const r = await prepJob(client(flags), id, tiFiles, diFile, dt);
+  process.stdout.write(`prepared job ${r.id}: ${r.names.join(', ')}\n`);
+  return 0;
+}
+
+/** Uploads a job's arrays once (by sha256) and registers them as input_ti_<k>_<id> and input_di_<id>. */
+async function prepJob(
+  c: DqsClient,
+  id: string,
+  tiFiles: string[],
+  diFile: string,
+  dt: number[],
+): Promise<{ id: string; names: string[] }> {
   const files = [...tiFiles, diFile];
   const bar = progressBar(`upload job ${id}`, false, { unit: 'arrays', terminalOnly: true });
   const shas: string[] = [];
@@ -63,14 +75,13 @@ export async function runPrep(argv: string[]): Promise<number> {
   }
   const di = shas.pop()!;
   const ti = shas;
-  const r = await c.json<{ id: string; names: string[] }>('POST', '/v1/prep', { id, ti, di, dt });
-  process.stdout.write(`prepared job ${r.id}: ${r.names.join(', ')}\n`);
-  return 0;
+  return c.json<{ id: string; names: string[] }>('POST', '/v1/prep', { id, ti, di, dt });
 }
 
 export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
 
-  dqs dm --config run.yaml [flags that override it]       (dqs template writes a commented run.yaml)
+  dqs dm --config run.yaml [flags that override it]       (dqs template writes a commented run.yaml;
+                                                           its prep: section is registered first, as dqs prep)
 
   dqs dm -jg '[[101,102],[103,104]]' -dt 0 -k 1.2 -n 50 -j 0.5 -s 100 --submit-only [--server URL]
 
@@ -103,8 +114,16 @@ const CONFIG_KEYS: Record<string, string> = {
   server: 'server',
 };
 
-/** Fills the flags the command line did not give from a run file (YAML). */
-function mergeConfig(flags: FlagValues, file: string): void {
+/** A job's inputs listed in a run file's prep section (registered by dm --config before the run). */
+export interface RunFilePrep {
+  id: string;
+  ti: string[];
+  di: string;
+  dt?: number[];
+}
+
+/** A run file (YAML): its fields as flags, and its prep section with paths resolved against the file's folder. */
+export function readRunFile(file: string): { flags: FlagValues; prep: RunFilePrep[] } {
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(file, 'utf8'));
@@ -113,19 +132,62 @@ function mergeConfig(flags: FlagValues, file: string): void {
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new UsageError(`--config ${file}: a run file is a YAML mapping (see dqs template)`);
+  const flags: FlagValues = new Map();
+  let prep: RunFilePrep[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (key === 'prep') {
+      prep = prepSection(file, value);
+      continue;
+    }
     const flag = CONFIG_KEYS[key];
     if (!flag)
       throw new UsageError(
-        `--config ${file}: unknown field '${key}'; known fields: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+        `--config ${file}: unknown field '${key}'; known fields: ${[...Object.keys(CONFIG_KEYS), 'prep'].join(', ')}`,
       );
-    if (flags.has(flag) || value === null || value === undefined || value === false) continue;
+    if (value === null || value === undefined || value === false) continue;
     if (value === true) flags.set(flag, []);
     else if (flag === 'jg' || flag === 'eg' || flag === 'dig')
       flags.set(flag, [typeof value === 'string' ? value : JSON.stringify(value)]);
     else if (Array.isArray(value)) flags.set(flag, value.map(String));
     else flags.set(flag, [String(value)]);
   }
+  return { flags, prep };
+}
+
+function prepSection(file: string, value: unknown): RunFilePrep[] {
+  if (value === null || value === undefined) return [];
+  const bad = (what: string) =>
+    new UsageError(`--config ${file}: prep: ${what} (e.g. prep: [{id: 101, ti: [ti.npy], di: di.npy}])`);
+  if (!Array.isArray(value)) throw bad('a list of jobs, each with id, ti and di');
+  const base = dirname(resolve(file));
+  return value.map((entry: unknown, k) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+      throw bad(`entry ${k + 1} is not a mapping`);
+    const e = entry as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((key) => !['id', 'ti', 'di', 'dt'].includes(key));
+    if (unknown.length) throw bad(`entry ${k + 1}: unknown field '${unknown[0]}' (known: id, ti, di, dt)`);
+    const id = String(e.id ?? '');
+    if (!/^\d+$/.test(id)) throw bad(`entry ${k + 1}: id must be a job id, a non-negative integer`);
+    const ti = (Array.isArray(e.ti) ? e.ti : [e.ti]).filter((t) => t !== undefined && t !== null);
+    if (ti.length === 0 || !ti.every((t) => typeof t === 'string' && t !== ''))
+      throw bad(`job ${id}: ti must be one training image file or a list of them`);
+    if (typeof e.di !== 'string' || e.di === '')
+      throw bad(`job ${id}: di must be the destination image file`);
+    let dt: number[] | undefined;
+    if (e.dt !== undefined && e.dt !== null) {
+      dt = (Array.isArray(e.dt) ? e.dt : [e.dt]).map(Number);
+      if (dt.length === 0 || dt.some((x) => !Number.isFinite(x))) throw bad(`job ${id}: dt must be numbers`);
+    }
+    const at = (f: string) => resolve(base, f);
+    return { id, ti: (ti as string[]).map(at), di: at(e.di), dt };
+  });
+}
+
+/** Fills the flags the command line did not give from a run file (YAML); returns its prep section. */
+function mergeConfig(flags: FlagValues, file: string): RunFilePrep[] {
+  const config = readRunFile(file);
+  for (const [flag, value] of config.flags) if (!flags.has(flag)) flags.set(flag, value);
+  return config.prep;
 }
 
 export const LOGS_HELP = `dqs logs RUN [--jobs 1-6,15] [--server URL]: each chunk's log (worker, blocked, back to the queue, completion, errors)\n`;
@@ -178,6 +240,11 @@ webhook: null
 requires: null
 # The dqs server (default: DQS_URL, else http://127.0.0.1:3000)
 server: null
+# Inputs dm registers first, as dqs prep does (paths relative to this file; dt defaults to the run's dt), e.g.
+#   prep:
+#     - {id: 101, ti: [ti_101.tiff], di: di_101.npy}
+#     - {id: 102, ti: [ti_102.tiff], di: di_102.npy, dt: [0]}
+prep: null
 `;
 
 export async function runTemplate(argv: string[]): Promise<number> {
@@ -238,7 +305,7 @@ export async function runDm(argv: string[]): Promise<number> {
   });
   if (switchFlag(flags, 'help')) return help(DM_HELP);
   const configFile = singleString(flags, 'config', '--config');
-  if (configFile) mergeConfig(flags, configFile);
+  const prep = configFile ? mergeConfig(flags, configFile) : [];
   if (positional.length) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}`);
   const jg = gridArg(flags, 'jg', '-jg');
   if (jg === undefined)
@@ -250,6 +317,10 @@ export async function runDm(argv: string[]): Promise<number> {
   const n = numberList(flags, 'n', '-n');
   if (!n) throw new UsageError('-n is required (e.g. -n 50)');
   const c = client(flags);
+  for (const p of prep) {
+    const r = await prepJob(c, p.id, p.ti, p.di, p.dt ?? dt);
+    process.stderr.write(`prepared job ${r.id}: ${r.names.join(', ')}\n`);
+  }
   const kiFile = singleString(flags, 'ki', '-ki');
   const body = {
     jg,
