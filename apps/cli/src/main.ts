@@ -31,6 +31,7 @@ import {
   WORKERS_HELP,
 } from './commands/distributed';
 import { UP_HELP, runUp } from './commands/up';
+import { SLURM_HELP, runSlurm } from './commands/slurm';
 import { DqsServerError } from './dqs-client';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -49,6 +50,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   template: { run: runTemplate, help: TEMPLATE_HELP },
   logs: { run: runLogs, help: LOGS_HELP },
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
+  slurm: { run: runSlurm, help: SLURM_HELP },
 };
 
 const USAGE = `dqs: Distributed QuickSampling (G2S's QS in TypeScript)
@@ -66,6 +68,7 @@ usage: dqs <command> [flags]
   template  a commented run file for dm --config       logs    each chunk's log (--jobs 1-6,15)
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
   (these take --server URL, or DQS_URL; default http://127.0.0.1:3000)
+  slurm     a run file on a Slurm allocation: writes (--submit: submits) an sbatch script (qs_dm_slurm)
 
 dqs <command> --help tells more.
 `;
