@@ -39,6 +39,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || echo "note: chromium could not be installed" >&2
 fi
 
+# slurm-wlm and munge: dqs slurm's tests start a real single-node Slurm (as root; skipped otherwise)
+if ! command -v slurmd >/dev/null 2>&1 && [ ! -x /usr/sbin/slurmd ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing slurm-wlm and munge (apt-get, for dqs slurm's tests)..." >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null || echo "note: slurm-wlm could not be installed" >&2
+fi
+
 # npm packages: install when missing or when the lock file changed since the last install.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm packages (npm ci)..." >&2

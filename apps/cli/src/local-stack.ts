@@ -16,6 +16,14 @@ export const SERVICE_ENTRY_POINTS = {
 } as const;
 export type Role = keyof typeof SERVICE_ENTRY_POINTS;
 
+/** The line each process prints once it is ready (the stack and dqs slurm's batch script wait for it). */
+export const READY_LINES: Record<Role | 'redis', RegExp> = {
+  redis: /Ready to accept connections/,
+  coordinator: /Bull Board/,
+  results: /results: writing outputs/,
+  worker: /slot\(s\)/,
+};
+
 /** The dqs package root (this file sits at different depths in the source and build trees). */
 export function packageRoot(): string {
   for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
@@ -26,13 +34,16 @@ export function packageRoot(): string {
   throw new Error('cannot find the dqs package root');
 }
 
-/** Arguments of a private redis-server: loopback only, nothing kept on disk, no eviction (BullMQ needs that). */
-export function privateRedisArgs(port: number, dir: string): string[] {
+/**
+ * Arguments of a private redis-server: loopback only (unless told which addresses to bind), nothing kept on
+ * disk, no eviction (BullMQ needs that).
+ */
+export function privateRedisArgs(port: number | string, dir: string, bind = '127.0.0.1'): string[] {
   return [
     '--port',
     String(port),
     '--bind',
-    '127.0.0.1',
+    bind,
     '--save',
     '',
     '--appendonly',
@@ -175,7 +186,7 @@ export class LocalStack {
         'redis-server',
         privateRedisArgs(port, dir),
         process.env,
-        /Ready to accept connections/,
+        READY_LINES.redis,
       ).catch((e: Error) => {
         throw new Error(
           `${e.message}\n(dqs needs redis-server: 'apt-get install redis-server', or give REDIS_URL)`,
@@ -193,7 +204,7 @@ export class LocalStack {
         process.execPath,
         [this.entry('coordinator')],
         this.env({ PORT: String(port) }),
-        /Bull Board/,
+        READY_LINES.coordinator,
       ),
       this.spawnLogged(
         'results',
@@ -201,7 +212,7 @@ export class LocalStack {
         process.execPath,
         [this.entry('results')],
         this.env({ PORT: String(resultsPort) }),
-        /results: writing outputs/,
+        READY_LINES.results,
       ),
     ]);
     this.url = `http://127.0.0.1:${port}`;
@@ -223,7 +234,7 @@ export class LocalStack {
       process.execPath,
       [this.entry('worker')],
       this.env(env),
-      /slot\(s\)/,
+      READY_LINES.worker,
     );
   }
 

@@ -34,6 +34,7 @@ import {
 } from './commands/distributed';
 import { UP_HELP, runUp } from './commands/up';
 import { FETCH_HELP, runFetch } from './commands/fetch';
+import { SLURM_HELP, runSlurm } from './commands/slurm';
 import { DqsServerError } from './dqs-client';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   mosaic: { run: runMosaic, help: MOSAIC_HELP },
   retry: { run: runRetry, help: RETRY_HELP },
   fetch: { run: runFetch, help: FETCH_HELP },
+  slurm: { run: runSlurm, help: SLURM_HELP },
 };
 
 const USAGE = `dqs: Distributed QuickSampling (G2S's QS in TypeScript)
@@ -73,6 +75,7 @@ usage: dqs <command> [flags]
   download  a chunk's result (waits until written)      mosaic  a run's assembled result
   (these take --server URL, or DQS_URL. Without a server, prep and dm run attached on a private stack that
    stops when they end, and fetch reads this machine's archive; --namespace NS or DQS_NAMESPACE scopes job ids)
+  slurm     a run file on a Slurm allocation: writes (--submit: submits) an sbatch script (qs_dm_slurm)
 
 dqs <command> --help tells more.
 `;

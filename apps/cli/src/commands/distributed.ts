@@ -1,6 +1,6 @@
 /** The G2S distributed workflow against a dqs server: prep, dm, status, download, kill, mosaic. */
 import { readFileSync, existsSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { DEFAULT_NAMESPACE, formatJobRanges, parseJobRanges, scopeNameProblem } from '@dqs/protocol';
 import { resolveDataDirs, runOutputDir } from '@dqs/store';
 import type { WorkerInfo } from '@dqs/store';
@@ -63,16 +63,19 @@ export async function runPrep(argv: string[]): Promise<number> {
   const arrays = files.map((f) => readGrid(f));
   const conn = await connect(flags, { workers: 0 });
   try {
-    return await prepOn(conn.client, { id, namespace, dt, arrays });
+    const r = await prepOn(conn.client, { id, namespace, dt, arrays });
+    process.stdout.write(`prepared job ${r.id} in namespace ${r.namespace}: ${r.names.join(', ')}\n`);
+    return 0;
   } finally {
     await conn.close();
   }
 }
 
+/** Uploads a job's arrays once (by sha256) and registers them as input_ti_<k>_<id> and input_di_<id>. */
 async function prepOn(
   c: DqsClient,
   job: { id: string; namespace: string; dt: number[]; arrays: ReturnType<typeof readGrid>[] },
-): Promise<number> {
+): Promise<{ id: string; namespace: string; names: string[] }> {
   const { id, namespace, dt, arrays } = job;
   const bar = progressBar(`upload job ${id}`, false, { unit: 'arrays', terminalOnly: true });
   const shas: string[] = [];
@@ -87,20 +90,19 @@ async function prepOn(
   }
   const di = shas.pop()!;
   const ti = shas;
-  const r = await c.json<{ id: string; namespace: string; names: string[] }>('POST', '/v1/prep', {
+  return c.json<{ id: string; namespace: string; names: string[] }>('POST', '/v1/prep', {
     id,
     ti,
     di,
     dt,
     namespace,
   });
-  process.stdout.write(`prepared job ${r.id} in namespace ${r.namespace}: ${r.names.join(', ')}\n`);
-  return 0;
 }
 
 export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
 
-  dqs dm --config run.yaml [flags that override it]       (dqs template writes a commented run.yaml)
+  dqs dm --config run.yaml [flags that override it]       (dqs template writes a commented run.yaml;
+                                                           its prep: section is registered first, as dqs prep)
 
   dqs dm -jg '[[101,102],[103,104]]' -dt 0 -k 1.2 -n 50 -j 0.5 -s 100 --submit-only [--server URL]
 
@@ -140,8 +142,16 @@ const CONFIG_KEYS: Record<string, string> = {
   server: 'server',
 };
 
-/** Fills the flags the command line did not give from a run file (YAML). */
-function mergeConfig(flags: FlagValues, file: string): void {
+/** A job's inputs listed in a run file's prep section (registered by dm --config before the run). */
+export interface RunFilePrep {
+  id: string;
+  ti: string[];
+  di: string;
+  dt?: number[];
+}
+
+/** A run file (YAML): its fields as flags, and its prep section with paths resolved against the file's folder. */
+export function readRunFile(file: string): { flags: FlagValues; prep: RunFilePrep[] } {
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(file, 'utf8'));
@@ -150,19 +160,62 @@ function mergeConfig(flags: FlagValues, file: string): void {
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new UsageError(`--config ${file}: a run file is a YAML mapping (see dqs template)`);
+  const flags: FlagValues = new Map();
+  let prep: RunFilePrep[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (key === 'prep') {
+      prep = prepSection(file, value);
+      continue;
+    }
     const flag = CONFIG_KEYS[key];
     if (!flag)
       throw new UsageError(
-        `--config ${file}: unknown field '${key}'; known fields: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+        `--config ${file}: unknown field '${key}'; known fields: ${[...Object.keys(CONFIG_KEYS), 'prep'].join(', ')}`,
       );
-    if (flags.has(flag) || value === null || value === undefined || value === false) continue;
+    if (value === null || value === undefined || value === false) continue;
     if (value === true) flags.set(flag, []);
     else if (flag === 'jg' || flag === 'eg' || flag === 'dig')
       flags.set(flag, [typeof value === 'string' ? value : JSON.stringify(value)]);
     else if (Array.isArray(value)) flags.set(flag, value.map(String));
     else flags.set(flag, [String(value)]);
   }
+  return { flags, prep };
+}
+
+function prepSection(file: string, value: unknown): RunFilePrep[] {
+  if (value === null || value === undefined) return [];
+  const bad = (what: string) =>
+    new UsageError(`--config ${file}: prep: ${what} (e.g. prep: [{id: 101, ti: [ti.npy], di: di.npy}])`);
+  if (!Array.isArray(value)) throw bad('a list of jobs, each with id, ti and di');
+  const base = dirname(resolve(file));
+  return value.map((entry: unknown, k) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+      throw bad(`entry ${k + 1} is not a mapping`);
+    const e = entry as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((key) => !['id', 'ti', 'di', 'dt'].includes(key));
+    if (unknown.length) throw bad(`entry ${k + 1}: unknown field '${unknown[0]}' (known: id, ti, di, dt)`);
+    const id = String(e.id ?? '');
+    if (!/^\d+$/.test(id)) throw bad(`entry ${k + 1}: id must be a job id, a non-negative integer`);
+    const ti = (Array.isArray(e.ti) ? e.ti : [e.ti]).filter((t) => t !== undefined && t !== null);
+    if (ti.length === 0 || !ti.every((t) => typeof t === 'string' && t !== ''))
+      throw bad(`job ${id}: ti must be one training image file or a list of them`);
+    if (typeof e.di !== 'string' || e.di === '')
+      throw bad(`job ${id}: di must be the destination image file`);
+    let dt: number[] | undefined;
+    if (e.dt !== undefined && e.dt !== null) {
+      dt = (Array.isArray(e.dt) ? e.dt : [e.dt]).map(Number);
+      if (dt.length === 0 || dt.some((x) => !Number.isFinite(x))) throw bad(`job ${id}: dt must be numbers`);
+    }
+    const at = (f: string) => resolve(base, f);
+    return { id, ti: (ti as string[]).map(at), di: at(e.di), dt };
+  });
+}
+
+/** Fills the flags the command line did not give from a run file (YAML); returns its prep section. */
+function mergeConfig(flags: FlagValues, file: string): RunFilePrep[] {
+  const config = readRunFile(file);
+  for (const [flag, value] of config.flags) if (!flags.has(flag)) flags.set(flag, value);
+  return config.prep;
 }
 
 export const LOGS_HELP = `dqs logs RUN [--jobs 1-6,15] [--server URL]: each chunk's log (worker, blocked, back to the queue, completion, errors)\n`;
@@ -219,6 +272,11 @@ namespace: null
 batch: null
 # The dqs server (default: DQS_URL; with neither, dm runs attached on a private stack and stops it at the end)
 server: null
+# Inputs dm registers first, as dqs prep does (paths relative to this file; dt defaults to the run's dt), e.g.
+#   prep:
+#     - {id: 101, ti: [ti_101.tiff], di: di_101.npy}
+#     - {id: 102, ti: [ti_102.tiff], di: di_102.npy, dt: [0]}
+prep: null
 `;
 
 export async function runTemplate(argv: string[]): Promise<number> {
@@ -282,7 +340,7 @@ export async function runDm(argv: string[]): Promise<number> {
   });
   if (switchFlag(flags, 'help')) return help(DM_HELP);
   const configFile = singleString(flags, 'config', '--config');
-  if (configFile) mergeConfig(flags, configFile);
+  const prep = configFile ? mergeConfig(flags, configFile) : [];
   if (positional.length) throw new UsageError(`unexpected argument(s) ${positional.join(' ')}`);
   const jg = gridArg(flags, 'jg', '-jg');
   if (jg === undefined)
@@ -302,8 +360,14 @@ export async function runDm(argv: string[]): Promise<number> {
     throw new UsageError(
       '--submit-only needs a server that outlives this command: give --server URL or DQS_URL (dqs up starts one)',
     );
+  // the run file's inputs are read before any server is started or called, so that a bad file costs nothing
+  const prepared = prep.map((p) => ({ ...p, arrays: [...p.ti, p.di].map((f) => readGrid(f)) }));
   const conn = await connect(flags, { workers: 2 });
   try {
+    for (const p of prepared) {
+      const r = await prepOn(conn.client, { id: p.id, namespace, dt: p.dt ?? dt, arrays: p.arrays });
+      process.stderr.write(`prepared job ${r.id} in namespace ${r.namespace}: ${r.names.join(', ')}\n`);
+    }
     return await dmOn(conn.client, flags, { jg, dt, k, n, namespace, batch, submitOnly }, !!conn.attached);
   } finally {
     await conn.close();
