@@ -404,7 +404,7 @@ if (skip) process.stderr.write(`slurm.spec: the real Slurm test is skipped: ${sk
       const log = readFileSync(slurmOut, 'utf8');
       expect(log).toMatch(/redis-server on 127\.0\.0\.1:\d+/);
       expect(log).toMatch(/2 worker\(s\) ready/);
-      expect(log).toMatch(/prepared job 104: input_ti_0_104, input_di_104/);
+      expect(log).toMatch(/prepared job 104 in namespace default: input_ti_0_104, input_di_104/);
       expect(log).toMatch(/run r\w+ completed/);
       expect(log).toMatch(/exit 0\s*$/);
       expect(readFileSync(join(out, 'mosaic.npy')).equals(reference)).toBe(true);
@@ -456,7 +456,7 @@ if (skip) process.stderr.write(`slurm.spec: the real Slurm test is skipped: ${sk
       const out = join(dir, 'cancel', 'out');
       const slurmOut = join(out, `slurm-${jobId}.out`);
       const text = () => (existsSync(slurmOut) ? readFileSync(slurmOut, 'utf8') : '');
-      for (let i = 0; !/run r\w+: 4 chunks/.test(text()); i++) {
+      for (let i = 0; !/run r\w+ \(namespace default, batch default\): 4 chunks/.test(text()); i++) {
         if (i > 600 || squeue() === '') throw new Error(`the run did not start:\n${text()}\n${slurm.logs()}`);
         await new Promise((done) => setTimeout(done, 100));
       }
