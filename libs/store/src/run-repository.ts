@@ -151,11 +151,18 @@ export class RunRepository {
     return (await this.redis.exists(pausedKey(runId))) === 1;
   }
 
+  /** A chunk's state; without done and total it keeps the last ones, so that progress never goes back on a pause or a requeue. */
   async setChunk(runId: string, jobId: string, state: Omit<ChunkStateRecord, 'updatedAt'>): Promise<void> {
+    let record: Omit<ChunkStateRecord, 'updatedAt'> = state;
+    if (state.done === undefined || state.total === undefined) {
+      const raw = await this.redis.hget(chunkStatesKey(runId), jobId);
+      const prev = raw ? (JSON.parse(raw) as ChunkStateRecord) : undefined;
+      record = { ...state, done: state.done ?? prev?.done, total: state.total ?? prev?.total };
+    }
     await this.redis.hset(
       chunkStatesKey(runId),
       jobId,
-      JSON.stringify({ ...state, updatedAt: new Date().toISOString() }),
+      JSON.stringify({ ...record, updatedAt: new Date().toISOString() }),
     );
   }
 
