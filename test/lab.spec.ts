@@ -390,6 +390,8 @@ describe('the attached CLI: no server given', () => {
     const mosaic = parseNpy(readFileSync(join(out, 'lab', 'b7', runId, 'mosaic.npy')), 'mosaic');
     expect(mosaic.shape).toEqual([TILE, 2 * TILE]);
     expect((mosaic.data as Float32Array).every((v) => Number.isFinite(v))).toBe(true);
+    // a run id alone finds the run in whatever namespace it is
+    expect(dqs(['fetch', '--run', runId, '--list'], env).stdout).toContain(`lab/b7/${runId}  completed`);
     // commands that need a live server say so; --submit-only cannot outlive an attached stack
     const st = dqs(['status', runId], env);
     expect(st.status).toBe(2);

@@ -92,7 +92,18 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** Output piped into a reader that stops early (dqs status | head) ends dqs quietly, as other tools do. */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    if (stream.listenerCount('error') === 0)
+      stream.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(0);
+        throw e;
+      });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(USAGE);

@@ -11,7 +11,8 @@ export const FETCH_HELP = `dqs fetch -o DIR [filter] [--index] [--list] [--serve
 
 Copies archived outputs (chunks, mosaics, each run's manifest.json) into DIR/<namespace>/<batch>/<run>/.
 Filter (all optional, combined):
-  --namespace NS     default DQS_NAMESPACE, else 'default'; '*' for every namespace (names may use *)
+  --namespace NS     default DQS_NAMESPACE, else 'default' (with --run: any); '*' for every namespace
+                     (names may use *)
   --batch NAME       a batch (or a pattern with *)
   --run RUN          one run
   --jobs 1-6,15      only these chunks (then no mosaic)
@@ -46,8 +47,10 @@ export async function runFetch(argv: string[]): Promise<number> {
   const out = singleString(flags, 'o', '-o');
   const listOnly = switchFlag(flags, 'list', '--list');
   if (!out && !listOnly) throw new UsageError('-o DIR is required (or --list to see what matches)');
+  // a run id is unique across namespaces: with --run alone, any namespace
   const namespace =
-    singleString(flags, 'namespace', '--namespace') ?? (process.env.DQS_NAMESPACE || DEFAULT_NAMESPACE);
+    singleString(flags, 'namespace', '--namespace') ??
+    (flags.has('run') ? '*' : process.env.DQS_NAMESPACE || DEFAULT_NAMESPACE);
   const batch = singleString(flags, 'batch', '--batch');
   for (const [what, v] of [
     ['namespace', namespace],
