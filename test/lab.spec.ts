@@ -220,6 +220,9 @@ describe('namespaces, batches, the archive and dqs fetch', () => {
     expect(dqs(['fetch', '--since', 'yesterday', '-o', out3]).stderr).toMatch(/'yesterday' is not a date/);
     expect(dqs(['fetch', '--jobs', '5-1', '-o', out3]).stderr).toMatch(/runs backwards/);
     expect(dqs(['fetch']).stderr).toMatch(/-o DIR is required/);
+    expect(dqs(['fetch', '-o', join(out3, 'bob', 'dec', runs.bob, 'mosaic.npy')]).stderr).toMatch(
+      /is a file; give a folder/,
+    );
   });
 });
 

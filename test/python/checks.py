@@ -27,6 +27,14 @@ try:
 except DqsError as e:
     assert 'cancelled' in str(e), e
 
+# namespaces: job 5 of two users, each with its own training image; -waitAndDownload in each namespace
+for ns, offset in (('py-a', 0.0), ('py-b', 1000.0)):
+    g2s('-a', 'qs_prep', '-id', 5, '-ti', ti + offset, '-di', numpy.full((30, 30), numpy.nan), '-dt', [0], '-ns', ns)
+    g2s('-a', 'qs_dm', '-jg', [[5]], '-dt', [0], '-k', 1.2, '-n', 20, '-s', 3, '-ks', 21, '-ns', ns, '-batch', 'py')
+a5, *_ = g2s('-waitAndDownload', 5, '-ns', 'py-a')
+b5, *_ = g2s('-waitAndDownload', 5, '-namespace', 'py-b')
+assert a5.max() < 600 < b5.min(), (a5.max(), b5.min())
+
 for bad, expected in [
     (('-a', 'qs', '-ti', ti, '-di', di, '-dt', [0], '-k', 0.5, '-n', 20), 'k must be a number >= 1'),
     (('-a', 'qs_dm', '-jg', [[101, 102], [103]], '-dt', [0], '-k', 1.2, '-n', 50), 'ragged grid'),

@@ -47,6 +47,8 @@ export async function runFetch(argv: string[]): Promise<number> {
   const out = singleString(flags, 'o', '-o');
   const listOnly = switchFlag(flags, 'list', '--list');
   if (!out && !listOnly) throw new UsageError('-o DIR is required (or --list to see what matches)');
+  if (out && existsSync(out) && !statSync(out).isDirectory())
+    throw new UsageError(`-o ${out} is a file; give a folder (it is created when missing)`);
   // a run id is unique across namespaces: with --run alone, any namespace
   const namespace =
     singleString(flags, 'namespace', '--namespace') ??
