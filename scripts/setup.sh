@@ -23,8 +23,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# What only the tests need (the Python client's numpy, chromium, Slurm): with --for-tests (scripts/test.sh, CI).
+for_tests=0
+[ "${1:-}" = "--for-tests" ] && for_tests=1
+
 # python3-numpy: the Python client (clients/python) and its tests
-if ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 && ! python3 -c 'import numpy' >/dev/null 2>&1; then
+if [ "$for_tests" = 1 ] && ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 && ! python3 -c 'import numpy' >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing python3-numpy (apt-get)..." >&2
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy >/dev/null
@@ -34,13 +38,13 @@ if ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 && ! python3 -c 'import 
 fi
 
 # chromium: the web view's tests drive Debian's chromium with playwright-core
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$for_tests" = 1 ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing chromium (apt-get, for the web view's tests)..." >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || echo "note: chromium could not be installed" >&2
 fi
 
 # slurm-wlm and munge: dqs slurm's tests start a real single-node Slurm (as root; skipped otherwise)
-if ! command -v slurmd >/dev/null 2>&1 && [ ! -x /usr/sbin/slurmd ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$for_tests" = 1 ] && ! command -v slurmd >/dev/null 2>&1 && [ ! -x /usr/sbin/slurmd ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing slurm-wlm and munge (apt-get, for dqs slurm's tests)..." >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null || echo "note: slurm-wlm could not be installed" >&2
 fi
