@@ -184,6 +184,8 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       `killed after ${done} cells: parked until dqs retry ${runId} --jobs ${jobId}`,
     );
     await job.moveToDelayed(Date.now() + PARKED_MS, token);
+    // retried while it was parking: back to the queue at once
+    if (!(await this.runs.isChunkKilled(runId, jobId))) await job.promote().catch(() => undefined);
     throw new DelayedError();
   }
 
