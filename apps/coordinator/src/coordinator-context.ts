@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_PREFIX, ServiceConfig, redisOptionsFromUrl } from '@dqs/protocol';
-import { ArrayStore, RunRepository, WorkerRegistry, resolveDataDirs } from '@dqs/store';
+import { ArrayStore, RunRepository, WorkerRegistry, migrateLegacyLayout, resolveDataDirs } from '@dqs/store';
 
 @Injectable()
 export class CoordinatorContext implements OnApplicationShutdown {
@@ -16,6 +16,7 @@ export class CoordinatorContext implements OnApplicationShutdown {
 
   constructor(readonly config: ServiceConfig) {
     this.dataDir = resolveDataDirs(process.env).data;
+    migrateLegacyLayout(this.dataDir); // before namespaces: names/*.json and runs/<run>/ (the results service too)
     this.store = new ArrayStore(this.dataDir);
     this.redis = new Redis({ ...redisOptionsFromUrl(config.REDIS_URL), maxRetriesPerRequest: 2 });
     this.runs = new RunRepository(this.redis);

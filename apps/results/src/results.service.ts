@@ -31,6 +31,7 @@ import {
   runSummary,
   sendWebhook,
   sweep,
+  migrateLegacyLayout,
   writeManifest,
 } from '@dqs/store';
 import { ChunkOutput, assembleMosaic, collectChunk } from '@dqs/halo';
@@ -101,6 +102,11 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     this.redis = new Redis(connection as never);
     this.runs = new RunRepository(this.redis);
     this.dataDir = resolveDataDirs(process.env).data;
+    const moved = migrateLegacyLayout(this.dataDir);
+    if (moved.names || moved.runs)
+      this.logger.log(
+        `data directory: ${moved.names} name(s) moved to names/default, ${moved.runs} run(s) to archive/default/default`,
+      );
     this.store = new ArrayStore(this.dataDir);
     this.connection = connection;
     await this.followQueues();

@@ -15,3 +15,4 @@ export { ARCHIVE_DIR, MANIFEST_FILE, chunkFileName, mosaicFileName } from './out
 export type { RunPlace } from './outputs';
 export { archiveRoot, listArchive, writeManifest } from './archive';
 export type { ArchiveFilter, ArchiveManifest, ArchivedFile, ArchivedRun } from './archive';
+export { migrateLegacyLayout } from './legacy-layout';
