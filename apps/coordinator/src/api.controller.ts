@@ -13,7 +13,7 @@ import {
   PrepDto,
   parseDateFilter,
   parseJobRanges,
-  scopeNameProblem,
+  scopeFilterProblem,
 } from '@dqs/protocol';
 import { ArchiveFilter, ArrayStore, archiveRoot, listArchive } from '@dqs/store';
 import { TokenGuard } from './auth.guard';
@@ -30,11 +30,8 @@ function send(res: Response, d: Download): void {
 /** An archive filter from query parameters (the same fields as dqs fetch's flags). */
 function archiveFilterOf(q: Record<string, string>): ArchiveFilter {
   for (const what of ['namespace', 'batch'] as const) {
-    const v = q[what];
-    if (v && v !== '*' && !v.includes('*')) {
-      const problem = scopeNameProblem(what, v);
-      if (problem) throw new BadRequestException(problem);
-    }
+    const problem = scopeFilterProblem(what, q[what]);
+    if (problem) throw new BadRequestException(problem);
   }
   return {
     namespace: q.namespace || undefined,

@@ -46,6 +46,7 @@ import { QsInputError, checkParams, gridFromArray, haloOf, resolveThreadCount } 
 import {
   ArrayStore,
   RunRepository,
+  isSimulated,
   pathInside,
   runOutputDir,
   runSummary,
@@ -410,7 +411,7 @@ export class RunsService {
       }
       return { runId, state: run.state, retried, skipped: named.filter((j) => !killed.has(j)) };
     }
-    const finished = (j: string) => states[j]?.state === 'durable' || states[j]?.state === 'simulated';
+    const finished = (j: string) => isSimulated(states[j]);
     const retried = named.filter((j) => !finished(j));
     if (retried.length === 0)
       throw new ConflictException(
@@ -531,10 +532,10 @@ export class RunsService {
       );
     }
     const queue = this.ctx.chunkQueue(chunkQueueFor(run.requires));
+    const states = await this.runs.chunks(runId);
     if (range !== undefined) {
-      const states = await this.runs.chunks(runId);
       const named = this.jobsOf(run, range);
-      const killed = named.filter((j) => !['durable', 'simulated'].includes(states[j]?.state ?? ''));
+      const killed = named.filter((j) => !isSimulated(states[j]));
       if (killed.length === 0)
         throw new ConflictException(`jobs ${range} of run ${runId} have already been simulated`);
       await this.runs.killChunks(runId, killed);
@@ -545,8 +546,7 @@ export class RunsService {
       await this.ctx.redis.publish(CANCEL_CHANNEL, `${runId} ${killed.join(',')}`);
       return { runId, state: run.state, killed };
     }
-    const states = await this.runs.chunks(runId);
-    if (run.jobIds.every((j) => ['simulated', 'durable'].includes(states[j]?.state ?? '')))
+    if (run.jobIds.every((j) => isSimulated(states[j])))
       throw new ConflictException(
         `every chunk of run ${runId} has been simulated; its outputs are being written, there is nothing left to stop`,
       );

@@ -26,6 +26,7 @@ import {
   ArrayStore,
   RunRepository,
   chunkOutputFiles,
+  isSimulated,
   mosaicFiles,
   resolveDataDirs,
   runSummary,
@@ -192,7 +193,7 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     if (await this.runs.isCancelled(runId)) {
       // a killed run whose unstarted chunks were removed from its flow: nothing to assemble (dqs retry resumes it)
       const states = await this.runs.chunks(runId);
-      if (!record.jobIds.every((j) => ['simulated', 'durable'].includes(states[j]?.state ?? ''))) return {};
+      if (!record.jobIds.every((j) => isSimulated(states[j]))) return {};
     }
     const tiles: { coords: number[]; output: ChunkOutput }[] = [];
     for (const jobId of record.jobIds) {

@@ -1,4 +1,5 @@
 /** HTTP request bodies, validated with class-validator (unknown fields are refused). */
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMinSize,
@@ -15,6 +16,17 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
+import { SCOPE_NAME_PATTERN, SCOPE_NAME_RULE } from './names';
+
+/** An optional namespace or batch name: a string that matches SCOPE_NAME_PATTERN. */
+function ScopeName(what: 'namespace' | 'batch', description: string, example: string) {
+  return applyDecorators(
+    ApiPropertyOptional({ description, example }),
+    IsOptional(),
+    IsString(),
+    Matches(SCOPE_NAME_PATTERN, { message: `${what}: ${SCOPE_NAME_RULE}` }),
+  );
+}
 
 export class PrepDto {
   @ApiProperty({ description: 'job id (chunk id): a non-negative integer', example: 101 })
@@ -50,15 +62,7 @@ export class PrepDto {
   @Min(0, { each: true })
   dt!: number[];
 
-  @ApiPropertyOptional({
-    description: "namespace of the job ids (one per user or project; default 'default')",
-    example: 'alice',
-  })
-  @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    message: "namespace: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-  })
+  @ScopeName('namespace', "namespace of the job ids (one per user or project; default 'default')", 'alice')
   namespace?: string;
 }
 
@@ -156,27 +160,14 @@ export class DmDto {
   })
   requires?: string[];
 
-  @ApiPropertyOptional({
-    description: "namespace of the job ids (one per user or project; default 'default')",
-    example: 'alice',
-  })
-  @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    message: "namespace: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-  })
+  @ScopeName('namespace', "namespace of the job ids (one per user or project; default 'default')", 'alice')
   namespace?: string;
 
-  @ApiPropertyOptional({
-    description:
-      "batch name: groups runs in the archive (archive/<namespace>/<batch>/<runId>; default 'default')",
-    example: 'nov-tests',
-  })
-  @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    message: "batch: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-  })
+  @ScopeName(
+    'batch',
+    "batch name: groups runs in the archive (archive/<namespace>/<batch>/<runId>; default 'default')",
+    'nov-tests',
+  )
   batch?: string;
 
   @ApiPropertyOptional({

@@ -78,13 +78,23 @@ export const latestRunOfJobKey = (namespace: string, jobId: string) => `dqs:ns:$
  */
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_BATCH = 'default';
-const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A namespace or batch name (also a folder name in the data directory). */
+export const SCOPE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const SCOPE_NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
 
 /** Why a namespace or batch name is not acceptable, or undefined when it is. */
 export function scopeNameProblem(what: 'namespace' | 'batch', name: string): string | undefined {
-  return SCOPE_NAME.test(name)
+  return SCOPE_NAME_PATTERN.test(name)
     ? undefined
-    : `${what} '${name}' is not a valid name: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`;
+    : `${what} '${name}' is not a valid name: use ${SCOPE_NAME_RULE}`;
+}
+
+/** The same for a filter, which may also be a pattern with '*' (dqs fetch, GET /v1/archive). */
+export function scopeFilterProblem(
+  what: 'namespace' | 'batch',
+  filter: string | undefined,
+): string | undefined {
+  return filter && !filter.includes('*') ? scopeNameProblem(what, filter) : undefined;
 }
 export const RUNS_INDEX_KEY = 'dqs:runs';
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NdArray, parseNpy, serializeNpy } from '@dqs/grids';
+import { SCOPE_NAME_PATTERN } from '@dqs/protocol';
 
 export interface ArrayInfo {
   sha256: string;
@@ -26,7 +27,6 @@ export interface NamedArray {
 
 const SHA = /^[0-9a-f]{64}$/;
 const NAME = /^[A-Za-z0-9_.-]{1,200}$/;
-const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export class ArrayStore {
   private readonly arrays: string;
@@ -81,7 +81,7 @@ export class ArrayStore {
 
   /** Names live in a namespace (names/<namespace>/<name>.json), so that two users' job 101 never collide. */
   private namesDir(namespace: string): string {
-    if (!NAMESPACE.test(namespace)) throw new Error(`invalid namespace '${namespace}'`);
+    if (!SCOPE_NAME_PATTERN.test(namespace)) throw new Error(`invalid namespace '${namespace}'`);
     return join(this.names, namespace);
   }
 
@@ -99,7 +99,7 @@ export class ArrayStore {
   }
 
   getName(namespace: string, name: string): NamedArray | undefined {
-    if (!NAME.test(name) || !NAMESPACE.test(namespace)) return undefined;
+    if (!NAME.test(name) || !SCOPE_NAME_PATTERN.test(namespace)) return undefined;
     const file = join(this.namesDir(namespace), `${name}.json`);
     if (!existsSync(file)) return undefined;
     return JSON.parse(readFileSync(file, 'utf8')) as NamedArray;
@@ -117,12 +117,12 @@ export class ArrayStore {
   /** Every name of every namespace (what the clean-up keeps). */
   allNames(): NamedArray[] {
     return readdirSync(this.names, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && NAMESPACE.test(d.name))
+      .filter((d) => d.isDirectory() && SCOPE_NAME_PATTERN.test(d.name))
       .flatMap((d) => this.listNames(d.name, ''));
   }
 
   removeName(namespace: string, name: string): void {
-    if (NAME.test(name) && NAMESPACE.test(namespace))
+    if (NAME.test(name) && SCOPE_NAME_PATTERN.test(namespace))
       rmSync(join(this.namesDir(namespace), `${name}.json`), { force: true });
   }
 }

@@ -29,6 +29,11 @@ export interface ChunkStateRecord {
   updatedAt: string;
 }
 
+/** A chunk whose every cell is simulated (its stream is complete), whether or not its output is written yet. */
+export function isSimulated(chunk: ChunkStateRecord | undefined): boolean {
+  return chunk?.state === 'simulated' || chunk?.state === 'durable';
+}
+
 export class RunRepository {
   constructor(private readonly redis: Redis) {}
 

@@ -1,7 +1,7 @@
 /** `dqs fetch`: archived outputs matching a filter, copied to a local folder (from a server, or the data directory). */
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEFAULT_NAMESPACE, parseDateFilter, parseJobRanges, scopeNameProblem } from '@dqs/protocol';
+import { DEFAULT_NAMESPACE, parseDateFilter, parseJobRanges, scopeFilterProblem } from '@dqs/protocol';
 import { ArchivedRun, archiveRoot, listArchive, resolveDataDirs } from '@dqs/store';
 import { writeFileAtomic } from '@dqs/grids';
 import { SERVER_FLAGS, detached, givenServer } from '../connection';
@@ -58,10 +58,8 @@ export async function runFetch(argv: string[]): Promise<number> {
     ['namespace', namespace],
     ['batch', batch],
   ] as const) {
-    if (v && !v.includes('*')) {
-      const problem = scopeNameProblem(what, v);
-      if (problem) throw new UsageError(problem);
-    }
+    const problem = scopeFilterProblem(what, v);
+    if (problem) throw new UsageError(problem);
   }
   const q: Record<string, string> = { namespace };
   const opt = (name: string, flag: string) => {
