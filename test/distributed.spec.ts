@@ -9,11 +9,11 @@ import { Redis } from 'ioredis';
 import type { WorkerInfo } from '@dqs/store';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NdArray, parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
+import { parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
 import { DqsClient, DqsServerError } from '../apps/cli/src/dqs-client';
 import { freePort } from '../apps/cli/src/local-stack';
 import { crop, trainingImage } from './support/training-images';
-import { TestStack, startTestStack } from './support/stack';
+import { TestStack, mosaicOf, nd, startTestStack, waitForRun } from './support/stack';
 
 const ROOT = join(__dirname, '..');
 const DQS = join(ROOT, 'bin', 'dqs.js');
@@ -25,10 +25,6 @@ interface Status {
   progress: number;
   error?: string;
   chunks: { jobId: string; state: string; progress: number; error?: string; worker?: string }[];
-}
-
-function nd(shape: number[], data: Float32Array): NdArray {
-  return { shape, dtype: 'float32', data };
 }
 
 function emptyDi(hard = 0): Float32Array {
@@ -47,20 +43,8 @@ async function prep(client: DqsClient, ids: number[], tiData = stone.data): Prom
 
 const RUN = { dt: [0], k: 1.2, n: [20], s: 100, j: 1, ks: [21] };
 
-async function waitFor(client: DqsClient, runId: string, timeoutMs = 120000): Promise<Status> {
-  const t0 = Date.now();
-  for (;;) {
-    const s = await client.json<Status>('GET', `/v1/runs/${runId}`);
-    if (['completed', 'failed', 'cancelled'].includes(s.state)) return s;
-    if (Date.now() - t0 > timeoutMs)
-      throw new Error(`run ${runId} still ${s.state} (${s.progress}%) after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
-async function mosaicOf(client: DqsClient, runId: string): Promise<Buffer> {
-  return Buffer.from(await client.bytes(`/v1/runs/${runId}/mosaic?wait=true`));
-}
+const waitFor = (client: DqsClient, runId: string, timeoutMs?: number) =>
+  waitForRun<Status>(client, runId, { timeoutMs });
 
 function dqs(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [DQS, ...args], {

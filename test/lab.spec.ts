@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NdArray, parseNpy, writeGrid } from '@dqs/grids';
+import { parseNpy, writeGrid } from '@dqs/grids';
 import { DqsClient } from '../apps/cli/src/dqs-client';
 import { crop, trainingImage } from './support/training-images';
-import { TestStack, startTestStack } from './support/stack';
+import { TestStack, mosaicOf, nd, startTestStack, waitForRun } from './support/stack';
 
 const ROOT = join(__dirname, '..');
 const DQS = join(ROOT, 'bin', 'dqs.js');
@@ -29,7 +29,6 @@ interface Status {
   chunks: { jobId: string; state: string; progress: number }[];
 }
 
-const nd = (shape: number[], data: Float32Array): NdArray => ({ shape, dtype: 'float32', data });
 const emptyDi = () => new Float32Array(TILE * TILE).fill(NaN);
 
 async function prep(c: DqsClient, ids: number[], namespace?: string, tiData = stone.data) {
@@ -38,18 +37,7 @@ async function prep(c: DqsClient, ids: number[], namespace?: string, tiData = st
   for (const id of ids) await c.json('POST', '/v1/prep', { id, ti: [ti], di, dt: [0], namespace });
 }
 
-async function waitFor(c: DqsClient, runId: string, until = ['completed', 'failed', 'cancelled']) {
-  const t0 = Date.now();
-  for (;;) {
-    const s = await c.json<Status>('GET', `/v1/runs/${runId}`);
-    if (until.includes(s.state)) return s;
-    if (Date.now() - t0 > 120000) throw new Error(`run ${runId} still ${s.state} after 120 s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const mosaicOf = async (c: DqsClient, runId: string) =>
-  Buffer.from(await c.bytes(`/v1/runs/${runId}/mosaic?wait=true`));
+const waitFor = (c: DqsClient, runId: string, until?: string[]) => waitForRun<Status>(c, runId, { until });
 
 function dqs(args: string[], env: NodeJS.ProcessEnv = {}) {
   const e: NodeJS.ProcessEnv = { ...process.env, ...env };

@@ -15,12 +15,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NdArray, writeGrid } from '@dqs/grids';
+import { writeGrid } from '@dqs/grids';
 import { checkSlurmTime, slurmOptions } from '../apps/cli/src/commands/slurm';
 import { buildSlurmScript, SlurmScriptOptions } from '../apps/cli/src/slurm-script';
 import { UsageError } from '../apps/cli/src/g2s-args';
 import { crop, trainingImage } from './support/training-images';
-import { startTestStack } from './support/stack';
+import { nd, startTestStack } from './support/stack';
 import { slurmUnavailable, startSlurm, TestSlurm } from './support/slurm';
 
 const ROOT = join(__dirname, '..');
@@ -28,8 +28,6 @@ const DQS = join(ROOT, 'bin', 'dqs.js');
 const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
 const TILE = 40;
 const JOBS = [101, 102, 103, 104];
-
-const nd = (shape: number[], data: Float32Array): NdArray => ({ shape, dtype: 'float32', data });
 
 /** DI of a job: empty, with a few hard data in job 103. */
 function di(id: number): Float32Array {

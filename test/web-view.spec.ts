@@ -6,15 +6,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { NdArray } from '@dqs/grids';
 import { crop, trainingImage } from './support/training-images';
-import { TestStack, startTestStack } from './support/stack';
+import { TestStack, nd, startTestStack } from './support/stack';
 import { launchBrowser } from './support/browser';
 import { DqsClient } from '../apps/cli/src/dqs-client';
 
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
 const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
-const nd = (shape: number[], data: Float32Array): NdArray => ({ shape, dtype: 'float32', data });
 
 describe('the web view', () => {
   let t: TestStack;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack, SERVICE_ENTRY_POINTS, StackOptions } from '../../apps/cli/src/local-stack';
 import { DqsClient } from '../../apps/cli/src/dqs-client';
+import type { NdArray } from '@dqs/grids';
 
 export { SERVICE_ENTRY_POINTS, LocalStack };
 
@@ -29,4 +30,30 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     throw e;
   }
   return { stack, client: new DqsClient(stack.url), dataDir: join(dataDir, 'data') };
+}
+
+/** A float32 array for uploads. */
+export const nd = (shape: number[], data: Float32Array): NdArray => ({ shape, dtype: 'float32', data });
+
+/** Polls a run's status until it reaches one of the states (by default, it has ended). */
+export async function waitForRun<S extends { state: string; progress: number }>(
+  client: DqsClient,
+  runId: string,
+  opts: { until?: string[]; timeoutMs?: number } = {},
+): Promise<S> {
+  const until = opts.until ?? ['completed', 'failed', 'cancelled'];
+  const timeoutMs = opts.timeoutMs ?? 120000;
+  const t0 = Date.now();
+  for (;;) {
+    const s = await client.json<S>('GET', `/v1/runs/${runId}`);
+    if (until.includes(s.state)) return s;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`run ${runId} still ${s.state} (${s.progress}%) after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A run's mosaic as NPY bytes, once it is written. */
+export async function mosaicOf(client: DqsClient, runId: string): Promise<Buffer> {
+  return Buffer.from(await client.bytes(`/v1/runs/${runId}/mosaic?wait=true`));
 }
