@@ -8,30 +8,14 @@ import { UsageError } from './g2s-args';
 import { QS_HELP, runQs } from './commands/qs';
 import { STATS_HELP, runStats } from './commands/stats';
 import { DEMO_HELP, runDemo } from './commands/demo';
-import {
-  DM_HELP,
-  DOWNLOAD_HELP,
-  KILL_HELP,
-  MOSAIC_HELP,
-  PREP_HELP,
-  STATUS_HELP,
-  runDm,
-  runDownload,
-  runKill,
-  runMosaic,
-  runPauseCommand,
-  runPrep,
-  runStatus,
-  runWorkers,
-  runTemplate,
-  runLogs,
-  runRetry,
-  LOGS_HELP,
-  RETRY_HELP,
-  PAUSE_HELP,
-  TEMPLATE_HELP,
-  WORKERS_HELP,
-} from './commands/distributed';
+import { PREP_HELP, runPrep } from './commands/prep';
+import { DM_HELP, runDm } from './commands/dm';
+import { STATUS_HELP, runStatus } from './commands/status';
+import { DOWNLOAD_HELP, MOSAIC_HELP, runDownload, runMosaic } from './commands/download';
+import { KILL_HELP, PAUSE_HELP, RETRY_HELP, runKill, runPauseCommand, runRetry } from './commands/control';
+import { WORKERS_HELP, runWorkers } from './commands/workers';
+import { LOGS_HELP, runLogs } from './commands/logs';
+import { TEMPLATE_HELP, runTemplate } from './commands/run-file';
 import { UP_HELP, runUp } from './commands/up';
 import { FETCH_HELP, runFetch } from './commands/fetch';
 import { SLURM_HELP, runSlurm } from './commands/slurm';

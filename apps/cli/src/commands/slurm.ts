@@ -5,7 +5,7 @@ import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { packageRoot, SERVICE_ENTRY_POINTS } from '../local-stack';
 import { parseG2sArgs, singleString, switchFlag, UsageError, FlagValues } from '../g2s-args';
 import { buildSlurmScript, CLI_ENTRY_POINT, SlurmScriptOptions } from '../slurm-script';
-import { readRunFile } from './distributed';
+import { readRunFile } from './run-file';
 
 export const SLURM_HELP = `dqs slurm: run a run file on a Slurm allocation (G2S's qs_dm_slurm)
 
