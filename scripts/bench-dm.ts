@@ -15,7 +15,7 @@ import { DqsClient } from '../apps/cli/src/dqs-client';
 import { LocalStack } from '../apps/cli/src/local-stack';
 
 const root = join(__dirname, '..', '..');
-const shared = join(root, '..', 'shared');
+const shared = process.env.DQS_TEST_DATA || join(root, '..', 'shared'); // the shared test data (DQS_TEST_DATA)
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) =>
   args.includes(name) ? args[args.indexOf(name) + 1] : fallback;

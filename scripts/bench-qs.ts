@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
-const shared = join(root, '..', 'shared');
+const shared = process.env.DQS_TEST_DATA || join(root, '..', 'shared'); // the shared test data (DQS_TEST_DATA)
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
   const i = args.indexOf(name);

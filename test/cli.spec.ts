@@ -1,17 +1,23 @@
 /**
  * End-to-end tests of the `dqs` command line, run as a real process (node bin/dqs.js) on the compiled code,
- * with the real training images of ../shared (tests only).
+ * on a training image it writes itself (a stone-like field, as a float32 TIFF).
  */
 import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadGrid, readGrid, writeGrid } from '../libs/grids/src';
+import { stoneLike } from './support/training-images';
 
 const ROOT = join(__dirname, '..');
 const DQS = join(ROOT, 'bin', 'dqs.js');
-const TRAINING_IMAGES = join(ROOT, '..', 'shared', 'training-images');
-const STONE = join(TRAINING_IMAGES, 'stone.tiff');
+/** The training image of these tests, written before any test is collected (some build their argv at once). */
+const INPUTS = mkdtempSync(join(tmpdir(), 'dqs-cli-inputs-'));
+const STONE = join(INPUTS, 'stone.tiff');
+{
+  const ti = stoneLike(200, 200);
+  writeGrid(STONE, { shape: ti.shape, dtype: 'float32', data: ti.data });
+}
 const NOT_SIMULATED = 0xffffffff;
 
 interface Run {
@@ -73,6 +79,7 @@ beforeAll(() => {
 
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+  rmSync(INPUTS, { recursive: true, force: true });
 });
 
 describe('dqs qs', () => {

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
 import { DqsClient, DqsServerError } from '../apps/cli/src/dqs-client';
 import { freePort } from '../apps/cli/src/local-stack';
-import { crop, trainingImage } from './support/training-images';
+import { stoneLike } from './support/training-images';
 import { TestStack, mosaicOf, nd, startTestStack, waitForRun } from './support/stack';
 
 const ROOT = join(__dirname, '..');
 const DQS = join(ROOT, 'bin', 'dqs.js');
-const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const stone = stoneLike(80, 80);
 const TILE = 40;
 
 interface Status {

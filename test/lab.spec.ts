@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNpy, writeGrid } from '@dqs/grids';
 import { DqsClient } from '../apps/cli/src/dqs-client';
-import { crop, trainingImage } from './support/training-images';
+import { stoneLike } from './support/training-images';
 import { TestStack, mosaicOf, nd, startTestStack, waitForRun } from './support/stack';
 
 const ROOT = join(__dirname, '..');
 const DQS = join(ROOT, 'bin', 'dqs.js');
-const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const stone = stoneLike(80, 80);
 const TILE = 40;
 const RUN = { dt: [0], k: 1.2, n: [20], s: 100, j: 1, ks: [21] };
 
@@ -230,9 +230,12 @@ describe('kill by range, retry, and retry of a failed run', () => {
 
   it('a killed chunk is parked, the run waits for it, and retry resumes it to the same bytes', async () => {
     const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: GRID });
+    // paused at once, so that job 4 is surely unfinished when the kill (a CLI process) arrives
+    await t.client.json('POST', `/v1/runs/${r.runId}/pause`);
     const k = dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url]);
     expect(k.status).toBe(0);
     expect(k.stdout).toContain(`killed jobs 4 (dqs retry ${r.runId} --jobs 4 resumes them)`);
+    await t.client.json('POST', `/v1/runs/${r.runId}/resume`);
     // the others go as far as job 4's missing cells allow; the run stays running and says why
     await new Promise((res) => setTimeout(res, 4000));
     const s = await t.client.json<Status>('GET', `/v1/runs/${r.runId}`);

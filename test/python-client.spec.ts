@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readGrid } from '@dqs/grids';
-import { G2S_REFERENCE } from './support/training-images';
+import { readGrid, writeGrid } from '@dqs/grids';
+import { stoneLike } from './support/training-images';
 import { TestStack, startTestStack } from './support/stack';
 
 /** Debian's python3 with python3-numpy, else any python3 with numpy. */
@@ -18,6 +18,7 @@ function python(): string {
 describe('the Python client', () => {
   let t: TestStack;
   let dir: string;
+  let baseTi: string;
   const py = (args: string[]) =>
     spawnSync(python(), args, {
       encoding: 'utf8',
@@ -27,6 +28,10 @@ describe('the Python client', () => {
   beforeAll(async () => {
     t = await startTestStack({ workers: 2, slots: 1 });
     dir = mkdtempSync(join(tmpdir(), 'dqs-py-'));
+    // the example's base image (stone scaled to 0..255, as G2S's reference runs did), made here
+    const stone = stoneLike(200, 200);
+    baseTi = join(dir, 'base_ti.npy');
+    writeGrid(baseTi, { shape: stone.shape, dtype: 'float32', data: stone.data.map((x) => 255 * x) });
   });
   afterAll(async () => {
     await t?.stack.stop();
@@ -34,12 +39,7 @@ describe('the Python client', () => {
   });
 
   it("runs the seed's Python example with only its import line changed", () => {
-    const r = py([
-      join(__dirname, 'python', 'seed_example.py'),
-      join(G2S_REFERENCE, 'seedexample_ti_101.npy'),
-      '96',
-      dir,
-    ]);
+    const r = py([join(__dirname, 'python', 'seed_example.py'), baseTi, '96', dir]);
     expect(r.stderr).not.toMatch(/Traceback/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/distributed progress: 100/);
@@ -57,7 +57,7 @@ describe('the Python client', () => {
   });
 
   it("g2s('-a', 'qs'), -statusOnly as (progress, id), -kill and errors", () => {
-    const r = py([join(__dirname, 'python', 'checks.py'), join(G2S_REFERENCE, 'seedexample_ti_101.npy')]);
+    const r = py([join(__dirname, 'python', 'checks.py'), baseTi]);
     expect(r.stderr).not.toMatch(/Traceback/);
     expect(r.stdout.trim()).toBe('ok');
     expect(r.status).toBe(0);

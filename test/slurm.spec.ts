@@ -19,13 +19,13 @@ import { writeGrid } from '@dqs/grids';
 import { checkSlurmTime, slurmOptions } from '../apps/cli/src/commands/slurm';
 import { buildSlurmScript, SlurmScriptOptions } from '../apps/cli/src/slurm-script';
 import { UsageError } from '../apps/cli/src/g2s-args';
-import { crop, trainingImage } from './support/training-images';
+import { stoneLike } from './support/training-images';
 import { nd, startTestStack } from './support/stack';
 import { slurmUnavailable, startSlurm, TestSlurm } from './support/slurm';
 
 const ROOT = join(__dirname, '..');
 const DQS = join(ROOT, 'bin', 'dqs.js');
-const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const stone = stoneLike(80, 80);
 const TILE = 40;
 const JOBS = [101, 102, 103, 104];
 

@@ -6,13 +6,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { crop, trainingImage } from './support/training-images';
+import { stoneLike } from './support/training-images';
 import { TestStack, nd, startTestStack } from './support/stack';
 import { launchBrowser } from './support/browser';
 import { DqsClient } from '../apps/cli/src/dqs-client';
 
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
-const stone = crop(trainingImage('stone.tiff'), 0, 0, 80, 80);
+const stone = stoneLike(80, 80);
 
 describe('the web view', () => {
   let t: TestStack;

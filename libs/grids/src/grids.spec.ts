@@ -28,8 +28,12 @@ import {
   serializeTiff,
   writeGrid,
 } from './index';
+import {
+  TRAINING_IMAGES,
+  describeWithTrainingImages,
+  stoneLike,
+} from '../../../test/support/training-images';
 
-const TRAINING_IMAGES = join(__dirname, '..', '..', '..', '..', 'shared', 'training-images');
 const STONE = join(TRAINING_IMAGES, 'stone.tiff');
 const TI3 = join(TRAINING_IMAGES, 'ti_3_variables.tiff');
 const SOURCE_PNG = join(TRAINING_IMAGES, 'source.png');
@@ -308,62 +312,6 @@ function handTiff(rows: number, cols: number, values: number[], little: boolean)
 }
 
 describe('TIFF', () => {
-  it('stone.tiff is a [200, 200] float32 grid within [0, 1]', () => {
-    const g = readGrid(STONE);
-    expect(g.shape).toEqual([200, 200]);
-    expect(g.dtype).toBe('float32');
-    expect(g.data).toBeInstanceOf(Float32Array);
-    expect(g.samplesPerPixel).toBe(1);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const x of g.data) {
-      expect(Number.isFinite(x)).toBe(true);
-      lo = Math.min(lo, x);
-      hi = Math.max(hi, x);
-    }
-    expect(lo).toBeGreaterThanOrEqual(0);
-    expect(hi).toBeLessThanOrEqual(1);
-    expect(hi - lo).toBeGreaterThan(0.5); // a real image, not a constant
-    // parseTiff on the bytes gives the same as readGrid
-    const p = parseTiff(readFileSync(STONE), 'stone.tiff');
-    expect(p.pages).toBe(1);
-    expect(Buffer.from(p.data.buffer).equals(Buffer.from(g.data.buffer))).toBe(true);
-  });
-
-  it('ti_3_variables.tiff is [490, 490, 3] float32 with 3 samples per pixel', () => {
-    const g = parseTiff(readFileSync(TI3), 'ti_3_variables.tiff');
-    expect(g.shape).toEqual([490, 490, 3]);
-    expect(g.samplesPerPixel).toBe(3);
-    expect(g.pages).toBe(1);
-    expect(g.dtype).toBe('float32');
-    expect(readGrid(TI3).samplesPerPixel).toBe(3);
-    // the three variables are not copies of each other
-    let differ01 = 0;
-    let differ12 = 0;
-    for (let i = 0; i < 490 * 490; i++) {
-      if (g.data[3 * i] !== g.data[3 * i + 1]) differ01++;
-      if (g.data[3 * i + 1] !== g.data[3 * i + 2]) differ12++;
-    }
-    expect(differ01).toBeGreaterThan(1000);
-    expect(differ12).toBeGreaterThan(1000);
-  });
-
-  it('strebelle.tiff holds only 0 and 1; Damier3D.tiff (one page, 50 samples per pixel) reads as [50, 50, 50]', () => {
-    const s = readGrid(STREBELLE);
-    expect(s.shape).toEqual([250, 250]);
-    expect(new Set(s.data)).toEqual(new Set([0, 1]));
-    const d = readGrid(DAMIER);
-    expect(d.shape).toEqual([50, 50, 50]);
-    expect(d.samplesPerPixel).toBe(50);
-  });
-
-  it('re-writing stone.tiff gives back exactly the same values', () => {
-    const g = readGrid(STONE);
-    const back = parseTiff(serializeTiff(g), 'again.tiff');
-    expect(back.shape).toEqual([200, 200]);
-    expect(Buffer.from(back.data.buffer).equals(Buffer.from(g.data.buffer))).toBe(true);
-  });
-
   it('round trips float32 2-D, with NaN', () => {
     const data = sample('float32', 6 * 9) as Float32Array;
     data[5] = NaN;
@@ -440,8 +388,9 @@ describe('TIFF', () => {
     expectSameValues(g.data, Float32Array.from(values));
   });
 
-  it('stone.tiff cut in half is a GridFileError naming the file', () => {
-    const bytes = readFileSync(STONE);
+  it('a stone-like TIFF cut in half is a GridFileError naming the file', () => {
+    const ti = stoneLike(200, 200);
+    const bytes = serializeTiff(ndarray([200, 200], ti.data));
     const file = join(tmp, 'half-stone.tiff');
     writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
     const e = thrown(() => readGrid(file));
@@ -515,17 +464,6 @@ function handGray16Png(rows: number, cols: number, values: number[]): Uint8Array
 }
 
 describe('PNG', () => {
-  it('source.png is uint8 [200, 200] and equals round(255 * stone) in every cell', () => {
-    const png = readGrid(SOURCE_PNG);
-    const stone = readGrid(STONE);
-    expect(png.shape).toEqual([200, 200]);
-    expect(png.dtype).toBe('uint8');
-    expect(png.data).toBeInstanceOf(Uint8Array);
-    let mismatches = 0;
-    for (let i = 0; i < 200 * 200; i++) if (png.data[i] !== Math.round(255 * stone.data[i])) mismatches++;
-    expect(mismatches).toBe(0);
-  });
-
   it('reads a hand-built 16-bit gray PNG with values above 255', () => {
     const values = [0, 1, 255, 256, 1000, 65535];
     const g = parsePng(handGray16Png(2, 3, values), 'hand16.png');
@@ -593,7 +531,13 @@ describe('PNG', () => {
   });
 
   it('a truncated PNG is a GridFileError naming the file', () => {
-    const bytes = readFileSync(SOURCE_PNG);
+    const ti = stoneLike(200, 200);
+    const bytes = serializeGrayPng(
+      ndarray(
+        [200, 200],
+        Uint8Array.from(ti.data, (x) => Math.round(255 * x)),
+      ),
+    );
     const file = join(tmp, 'half-source.png');
     writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
     const e = thrown(() => readGrid(file));
@@ -756,5 +700,76 @@ describe('readGrid', () => {
     expect(e).toBeInstanceOf(GridFileError);
     expect(e.message).toContain(tmp);
     expect(e.message).toMatch(/cannot read/);
+  });
+});
+
+// The real files of the shared test data, as other software wrote them (the layouts above are also tested on files
+// written here, so a bare clone still covers every reader path).
+describeWithTrainingImages('the shared training-image files', () => {
+  it('stone.tiff is a [200, 200] float32 grid within [0, 1]', () => {
+    const g = readGrid(STONE);
+    expect(g.shape).toEqual([200, 200]);
+    expect(g.dtype).toBe('float32');
+    expect(g.data).toBeInstanceOf(Float32Array);
+    expect(g.samplesPerPixel).toBe(1);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const x of g.data) {
+      expect(Number.isFinite(x)).toBe(true);
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+    }
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeLessThanOrEqual(1);
+    expect(hi - lo).toBeGreaterThan(0.5); // a real image, not a constant
+    // parseTiff on the bytes gives the same as readGrid
+    const p = parseTiff(readFileSync(STONE), 'stone.tiff');
+    expect(p.pages).toBe(1);
+    expect(Buffer.from(p.data.buffer).equals(Buffer.from(g.data.buffer))).toBe(true);
+  });
+
+  it('ti_3_variables.tiff is [490, 490, 3] float32 with 3 samples per pixel', () => {
+    const g = parseTiff(readFileSync(TI3), 'ti_3_variables.tiff');
+    expect(g.shape).toEqual([490, 490, 3]);
+    expect(g.samplesPerPixel).toBe(3);
+    expect(g.pages).toBe(1);
+    expect(g.dtype).toBe('float32');
+    expect(readGrid(TI3).samplesPerPixel).toBe(3);
+    // the three variables are not copies of each other
+    let differ01 = 0;
+    let differ12 = 0;
+    for (let i = 0; i < 490 * 490; i++) {
+      if (g.data[3 * i] !== g.data[3 * i + 1]) differ01++;
+      if (g.data[3 * i + 1] !== g.data[3 * i + 2]) differ12++;
+    }
+    expect(differ01).toBeGreaterThan(1000);
+    expect(differ12).toBeGreaterThan(1000);
+  });
+
+  it('strebelle.tiff holds only 0 and 1; Damier3D.tiff (one page, 50 samples per pixel) reads as [50, 50, 50]', () => {
+    const s = readGrid(STREBELLE);
+    expect(s.shape).toEqual([250, 250]);
+    expect(new Set(s.data)).toEqual(new Set([0, 1]));
+    const d = readGrid(DAMIER);
+    expect(d.shape).toEqual([50, 50, 50]);
+    expect(d.samplesPerPixel).toBe(50);
+  });
+
+  it('re-writing stone.tiff gives back exactly the same values', () => {
+    const g = readGrid(STONE);
+    const back = parseTiff(serializeTiff(g), 'again.tiff');
+    expect(back.shape).toEqual([200, 200]);
+    expect(Buffer.from(back.data.buffer).equals(Buffer.from(g.data.buffer))).toBe(true);
+  });
+
+  it('source.png is uint8 [200, 200] and equals round(255 * stone) in every cell', () => {
+    const png = readGrid(SOURCE_PNG);
+    const stone = readGrid(STONE);
+    expect(png.shape).toEqual([200, 200]);
+    expect(png.dtype).toBe('uint8');
+    expect(png.data).toBeInstanceOf(Uint8Array);
+    let mismatches = 0;
+    for (let i = 0; i < 200 * 200; i++) if (png.data[i] !== Math.round(255 * stone.data[i])) mismatches++;
+    expect(mismatches).toBe(0);
   });
 });

@@ -3,11 +3,11 @@ import { Redis } from 'ioredis';
 import { NdArray } from '@dqs/grids';
 import { ChunkJobData, RunParams, coordsOf, neighbourOffsets } from '@dqs/protocol';
 import { simulate } from '@dqs/qs';
-import { crop, trainingImage } from '../../../test/support/training-images';
+import { stoneLike } from '../../../test/support/training-images';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { ChunkRunner, assembleMosaic, collectChunk } from './index';
 
-const stone = crop(trainingImage('stone.tiff'), 0, 0, 100, 100);
+const stone = stoneLike(100, 100);
 
 function chunkJobs(
   runId: string,

@@ -1,5 +1,5 @@
 /** Exactness and behaviour of the QS engine (small grids; quality against G2S is in test/quality.spec.ts). */
-import { crop, emptyGrid, trainingImage } from '../../../test/support/training-images';
+import { crop, damier3D, emptyGrid, stoneLike, threeVariables } from '../../../test/support/training-images';
 import {
   CONTROL,
   NOT_SIMULATED,
@@ -13,7 +13,7 @@ import {
   simulate,
 } from './index';
 
-const stone = trainingImage('stone.tiff');
+const stone = stoneLike(200, 200);
 const stoneSmall = crop(stone, 0, 0, 80, 80);
 
 function params(over: Partial<QsParams> = {}): QsParams {
@@ -131,7 +131,7 @@ describe('QS engine: exactness', () => {
 
 describe('QS engine: variables, dimensions and maps', () => {
   it('copies whole cell vectors of a 3-variable TI', async () => {
-    const ti = crop(trainingImage('ti_3_variables.tiff', 3), 100, 100, 80, 80);
+    const ti = threeVariables(80, 80);
     const r = await simulate(
       {
         tis: [ti],
@@ -148,8 +148,8 @@ describe('QS engine: variables, dimensions and maps', () => {
     }
   });
 
-  it('simulates a 3D categorical grid (Damier3D) from values of the TI', async () => {
-    const g = trainingImage('Damier3D.tiff'); // one page, 50 samples per pixel: a 50x50x50 grid
+  it('simulates a 3D categorical grid (a checkerboard of cubes) from values of the TI', async () => {
+    const g = damier3D(50);
     expect(g.shape).toEqual([50, 50, 50]);
     const r = await simulate(
       {
