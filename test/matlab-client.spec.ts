@@ -185,6 +185,8 @@ describeWithOctave('the MATLAB client in GNU Octave', () => {
     expect(r.status).toBe(0);
     const pyRun = /^run (\S+)$/m.exec(py.stdout)![1];
     const octRun = /^run (\S+)$/m.exec(r.stdout)![1];
+    const octStatus = await t.client.json<{ namespace: string; batch: string }>('GET', `/v1/runs/${octRun}`);
+    expect(octStatus).toMatchObject({ namespace: 'oct-same', batch: 'matlab-same' });
     for (const id of [201, 202, 203, 204]) {
       const fromPython = readGrid(join(dir, `python_chunk_${id}.npy`));
       expect(fromPython.shape).toEqual([30, 30]);

@@ -20,6 +20,10 @@ function checks()
   run = g2s('-a','qs','-ti',ti,'-di',di,'-dt',0,'-k',1.2,'-n',20,'-s',7,'-ks',21,'-submitOnly');
   [progress, id] = g2s('-statusOnly', run);
   assert(strcmp(id, run) && progress >= 0 && progress <= 100);
+  % -sa and -p (G2S's address and port) instead of DQS_URL
+  where = regexp(getenv('DQS_URL'), '^http://([^:/]+):(\d+)$', 'tokens', 'once');
+  [~, id] = g2s('-statusOnly', run, '-sa', where{1}, '-p', str2double(where{2}));
+  assert(strcmp(id, run));
   [third, third_index, ~] = g2s('-waitAndDownload', run);  % with two outputs: [sim, t], as in G2S
   assert(isequal(third, sim), 'sim of a run id differs: %d cells', nnz(third ~= sim));
   assert(isequal(third_index, index), 'index of a run id differs: %d cells', nnz(third_index ~= index));

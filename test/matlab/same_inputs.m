@@ -10,7 +10,7 @@ function same_inputs()
   for k = 0:3
     g2s('-a','qs_prep','-id',201 + k,'-ti',ti + 10 * k,'-di',di,'-dt',0,'-ns','oct-same');
   end
-  run = g2s('-a','qs_dm','-jg',job_grid,'-dt',0,'-k',1.2,'-n',20,'-s',5,'-ks',21,'-ns','oct-same','-submitOnly');
+  run = g2s('-a','qs_dm','-jg',job_grid,'-dt',0,'-k',1.2,'-n',20,'-s',5,'-ks',21,'-ns','oct-same','-batch','matlab-same','-submitOnly');
   for id = job_grid(:)'
     chunk = g2s('-waitAndDownload', id, '-ns', 'oct-same');
     fid = fopen(fullfile(dir, sprintf('octave_chunk_%d.f32', id)), 'w');

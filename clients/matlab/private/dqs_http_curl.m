@@ -27,11 +27,10 @@ end
 try
   [to_curl, from_curl, pid] = popen2(command, args);
 catch e
+  unsetenv('DQS_BEARER__');
   error('dqs:transport', 'g2s in Octave talks to dqs through the curl command, which failed to start (%s): install curl', e.message);
 end
-if ~isempty(token) && ~ispc()
-  unsetenv('DQS_BEARER__');
-end
+unsetenv('DQS_BEARER__'); % the child has its copy
 alive = containers.Map({'curl'}, {true});
 cleanup = onCleanup(@() stop_curl(alive, pid)); %#ok<NASGU> % Ctrl-C while waiting: no orphan curl
 if ~isempty(content_type)
