@@ -13,7 +13,7 @@ try
 catch
 end
 if iscell(message)
-  message = strjoin(message, '; ');
+  message = strjoin(reshape(message, 1, []), '; '); % class-validator's list of problems
 end
 if isempty(message)
   message = sprintf('HTTP status %d', status);

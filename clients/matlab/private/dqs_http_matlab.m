@@ -22,9 +22,12 @@ catch e
     url, e.message);
 end
 status = double(response.StatusCode);
-body = response.Body.Payload;
-if isempty(body) && ~isempty(response.Body.Data)
-  body = response.Body.Data;
+body = [];
+if ~isempty(response.Body)
+  body = response.Body.Payload;
+  if isempty(body)
+    body = response.Body.Data;
+  end
 end
 body = reshape(uint8(body), [], 1);
 end
