@@ -23,7 +23,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
-# What only the tests need (the Python client's numpy, chromium, Slurm): with --for-tests (scripts/test.sh, CI).
+# What only the tests need (the Python client's numpy, chromium, Octave, Slurm): with --for-tests (scripts/test.sh, CI).
 for_tests=0
 [ "${1:-}" = "--for-tests" ] && for_tests=1
 
@@ -41,6 +41,12 @@ fi
 if [ "$for_tests" = 1 ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing chromium (apt-get, for the web view's tests)..." >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || echo "note: chromium could not be installed" >&2
+fi
+
+# octave (and curl, its transport to dqs): the MATLAB client's tests run it in GNU Octave
+if [ "$for_tests" = 1 ] && { ! command -v octave-cli >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; } && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing octave and curl (apt-get, for the MATLAB client's tests)..." >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends octave curl >/dev/null || echo "note: octave could not be installed" >&2
 fi
 
 # slurm-wlm and munge: dqs slurm's tests start a real single-node Slurm (as root; skipped otherwise)
