@@ -47,6 +47,7 @@ import {
   ArrayStore,
   RunRepository,
   isSimulated,
+  listArchive,
   pathInside,
   runOutputDir,
   runSummary,
@@ -289,6 +290,8 @@ export class RunsService {
       params,
     };
     await this.runs.create(record);
+    // on disk too: if Redis loses the run (restarted without persistence), its status can still say so
+    writeManifest(this.ctx.dataDir, record);
     const N = grid.ids.length;
     const chunkData = jobs.map((job): ChunkJobData => {
       const coords = coordsOf(job.r, grid.shape);
@@ -448,7 +451,7 @@ export class RunsService {
 
   async status(runId: string) {
     const s = await this.runs.status(runId);
-    if (!s) throw new NotFoundException(`no run ${runId}`);
+    if (!s) return this.lostRun(runId);
     const { run, progress, chunks } = s;
     let waitingFor: string | undefined;
     if (run.requires?.length && (run.state === 'queued' || run.state === 'running')) {
@@ -482,6 +485,38 @@ export class RunsService {
       vars: run.vars,
       params: run.params,
       chunks,
+    };
+  }
+
+  /**
+   * A run with no record in Redis: unknown (404), forgotten after the retention (its archive says how it ended:
+   * 404 too), or lost while unfinished (Redis restarted without persistence, or flushed): that one failed, and its
+   * archive manifest says so from now on.
+   */
+  private lostRun(runId: string) {
+    const archived = listArchive(this.ctx.dataDir, { runId })[0]?.manifest;
+    const FINAL = ['completed', 'failed', 'cancelled'];
+    if (!archived || FINAL.includes(archived.state)) throw new NotFoundException(`no run ${runId}`);
+    const error =
+      `the run's record is gone from Redis (restarted without persistence, or flushed?) while it was ${archived.state}; ` +
+      'its chunks were dropped: submit it again';
+    const failed = { ...archived, state: 'failed' as const, error, finishedAt: new Date().toISOString() };
+    writeManifest(this.ctx.dataDir, failed);
+    this.logger.warn(`run ${runId}: ${error}`);
+    return {
+      runId,
+      namespace: failed.namespace,
+      batch: failed.batch,
+      state: failed.state,
+      progress: 0,
+      createdAt: failed.createdAt,
+      finishedAt: failed.finishedAt,
+      error,
+      gridShape: failed.gridShape,
+      tileShape: failed.tileShape,
+      vars: failed.vars,
+      params: failed.params,
+      chunks: failed.jobIds.map((jobId, position) => ({ jobId, position, state: 'failed', progress: 0 })),
     };
   }
 
