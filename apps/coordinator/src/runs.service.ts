@@ -44,6 +44,7 @@ import {
 } from '@dqs/protocol';
 import { QsInputError, checkParams, gridFromArray, haloOf, resolveThreadCount } from '@dqs/qs';
 import {
+  ArchiveManifest,
   ArrayStore,
   RunRepository,
   isSimulated,
@@ -489,34 +490,46 @@ export class RunsService {
   }
 
   /**
-   * A run with no record in Redis: unknown (404), forgotten after the retention (its archive says how it ended:
-   * 404 too), or lost while unfinished (Redis restarted without persistence, or flushed): that one failed, and its
-   * archive manifest says so from now on.
+   * A run with no record in Redis: unknown or forgotten after the retention (404), or lost while unfinished
+   * (Redis restarted without persistence, or flushed): that one failed, and its archive manifest says so from then
+   * on (a failed run's manifest is reported as it is).
    */
   private lostRun(runId: string) {
     const archived = listArchive(this.ctx.dataDir, { runId })[0]?.manifest;
-    const FINAL = ['completed', 'failed', 'cancelled'];
-    if (!archived || FINAL.includes(archived.state)) throw new NotFoundException(`no run ${runId}`);
+    if (!archived || archived.state === 'completed' || archived.state === 'cancelled')
+      throw new NotFoundException(`no run ${runId}`);
     const error =
-      `the run's record is gone from Redis (restarted without persistence, or flushed?) while it was ${archived.state}; ` +
-      'its chunks were dropped: submit it again';
-    const failed = { ...archived, state: 'failed' as const, error, finishedAt: new Date().toISOString() };
+      archived.state === 'failed'
+        ? (archived.error ?? 'failed')
+        : `the run's record is gone from Redis (restarted without persistence, or flushed?) while it was ${archived.state}; ` +
+          'its chunks were dropped: submit it again';
+    const failed = {
+      ...archived,
+      state: 'failed' as const,
+      error,
+      finishedAt: archived.finishedAt ?? new Date().toISOString(),
+    };
+    if (archived.state === 'failed') return this.archivedStatus(failed);
     writeManifest(this.ctx.dataDir, failed);
     this.logger.warn(`run ${runId}: ${error}`);
+    return this.archivedStatus(failed);
+  }
+
+  private archivedStatus(m: ArchiveManifest) {
     return {
-      runId,
-      namespace: failed.namespace,
-      batch: failed.batch,
-      state: failed.state,
+      runId: m.runId,
+      namespace: m.namespace,
+      batch: m.batch,
+      state: m.state,
       progress: 0,
-      createdAt: failed.createdAt,
-      finishedAt: failed.finishedAt,
-      error,
-      gridShape: failed.gridShape,
-      tileShape: failed.tileShape,
-      vars: failed.vars,
-      params: failed.params,
-      chunks: failed.jobIds.map((jobId, position) => ({ jobId, position, state: 'failed', progress: 0 })),
+      createdAt: m.createdAt,
+      finishedAt: m.finishedAt,
+      error: m.error,
+      gridShape: m.gridShape,
+      tileShape: m.tileShape,
+      vars: m.vars,
+      params: m.params,
+      chunks: m.jobIds.map((jobId, position) => ({ jobId, position, state: 'failed', progress: 0 })),
     };
   }
 
