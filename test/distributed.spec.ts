@@ -780,14 +780,18 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
       await expect(t.client.json('POST', '/v1/workers/nobody/pause')).rejects.toThrow(
         /no live worker named nobody/,
       );
-      // worker-2 back, worker-1 still paused: the run goes on on worker-2
+      // worker-2 back, worker-1 still paused: the run goes on, on worker-2
       expect((await dqs(['workers', 'resume', 'worker-2', '--server', t.stack.url])).status).toBe(0);
-      const done = await waitFor(t.client, run.runId);
-      expect(done.state).toBe('completed');
-      expect(done.chunks.every((c) => c.worker === 'worker-2')).toBe(true);
+      for (;;) {
+        const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+        if (s.progress > b.progress && s.chunks.some((c) => c.worker === 'worker-2')) break;
+        expect(s.chunks.every((c) => c.worker !== 'worker-1' || c.state !== 'running')).toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     } finally {
       await resumeAll();
     }
+    expect((await waitFor(t.client, run.runId)).state).toBe('completed');
     expect((await mosaicOf(t.client, run.runId)).equals(expected)).toBe(true);
     const logs = (await dqs(['logs', run.runId, '--server', t.stack.url])).stdout;
     expect(logs).toMatch(/worker worker-1 paused: back to the queue after \d+ cells/);
