@@ -347,6 +347,7 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
   private async swap(): Promise<void> {
     if (this.swapping) return;
     this.swapping = true;
+    let handedBack = false;
     try {
       for (const [key, a] of this.active) this.scheduler.setPriority(key, priorityOf(a));
       const key = this.scheduler.pickYield(await this.queueBest());
@@ -354,15 +355,19 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       if (a && this.scheduler.state(key!) === 'blocked') {
         a.handBack ??= 'blocked';
         a.runner.stop('yielded');
+        handedBack = true;
       }
     } catch (e) {
       this.logger.warn(`looking at the queues: ${(e as Error).message}`);
     } finally {
-      // look again a little later while the situation lasts (a chunk stopping takes a moment)
-      setTimeout(() => {
-        this.swapping = false;
-        if (this.scheduler.swapWanted()) void this.swap();
-      }, 50).unref();
+      // while the situation lasts, look again: soon after a hand-back, less often while nothing better waits
+      setTimeout(
+        () => {
+          this.swapping = false;
+          if (this.scheduler.swapWanted()) void this.swap();
+        },
+        handedBack ? 50 : 250,
+      ).unref();
     }
   }
 
