@@ -295,7 +295,8 @@ describe('distributed runs against the real services', () => {
       ],
     });
     const p = await dqs(['pause', run.runId, '--server', t.stack.url]);
-    expect(p.stdout).toContain('paused');
+    // (stderr shown too when it fails)
+    expect({ out: p.stdout, err: p.stderr }).toMatchObject({ out: expect.stringContaining('paused') });
     // chunks already running stop at their next cell and report it (with their last count)
     let a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
     while (a.chunks.some((c) => c.state === 'running' || c.state === 'blocked')) {

@@ -6,7 +6,15 @@
  * The worker reports itself (slots, threads, capabilities, chunks) in a registry that the coordinator lists.
  */
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConnectionOptions, DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import {
+  ConnectionOptions,
+  DelayedError,
+  Job,
+  Queue,
+  UnrecoverableError,
+  WaitingError,
+  Worker,
+} from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   CANCEL_CHANNEL,
@@ -403,13 +411,15 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
     const waiting = preferred.length ? await this.withWork(preferred) : [];
     const admission = this.scheduler.admit(queue, waiting);
     if (admission !== 'take') {
-      // back at once, with its priority; this queue fetches no more until a slot frees (or the preferred are served)
+      // back where it was in its queue (visible there at once, for rule 5); this queue fetches no more until a
+      // slot frees, or until the preferred queues are served (or this worker is resumed)
       if (admission !== 'paused')
         void this.mains
           .get(queue)
           ?.pause(true)
           .catch(() => undefined);
-      return this.requeue(job, token, { delayMs: 100 });
+      await job.moveToWait(token).catch(() => undefined);
+      throw new WaitingError();
     }
     let reserved = true;
     const release = () => {
@@ -441,8 +451,9 @@ export class ChunkWorkerService implements OnModuleInit, OnApplicationShutdown {
       throw new UnrecoverableError(`run ${data.runId} was cancelled`);
     if (await this.runs.isChunkKilled(data.runId, data.jobId)) return this.park(job, token, 0);
     if (this.paused || this.closing) {
-      // taken while this worker was being paused or stopped: back to the queue for another worker
-      return this.requeue(job, token, { delayMs: 200 });
+      // taken while this worker was being paused or stopped: back where it was in the queue, for another worker
+      await job.moveToWait(token).catch(() => undefined);
+      throw new WaitingError();
     }
     if (await this.runs.isPaused(data.runId)) {
       // a paused run's chunks wait in the queue, not in a slot
