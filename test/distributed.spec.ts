@@ -2,7 +2,7 @@
  * Distributed QS end to end: redis-server, coordinator, results and workers run as real processes (the entry
  * points docker-compose uses), driven through the HTTP API and the dqs command line.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNpy, readGrid, serializeNpy, writeGrid } from '@dqs/grids';
 import { DqsClient, DqsServerError } from '../apps/cli/src/dqs-client';
+import { runDqs } from './support/cli';
 import { freePort } from '../apps/cli/src/local-stack';
 import { stoneLike } from './support/training-images';
 import { TestStack, mosaicOf, nd, startTestStack, waitForRun } from './support/stack';
@@ -47,11 +48,7 @@ const waitFor = (client: DqsClient, runId: string, timeoutMs?: number) =>
   waitForRun<Status>(client, runId, { timeoutMs });
 
 function dqs(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [DQS, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 300000,
-  });
+  return runDqs(args, { ...process.env, ...env });
 }
 
 /** Mean |difference| of neighbouring cells across tile borders over the same inside tiles (1 = invisible seams). */
@@ -145,7 +142,7 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
       dis[id] = di;
       writeGrid(join(dir, `ti_${id}.npy`), nd([80, 80], tis[id]));
       writeGrid(join(dir, `di_${id}.npy`), nd([TILE, TILE], di));
-      const p = dqs([
+      const p = await dqs([
         'prep',
         '--id',
         String(id),
@@ -162,7 +159,7 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
       expect(p.status).toBe(0);
       expect(p.stdout).toContain(`input_di_${id}`);
     }
-    const dm = dqs([
+    const dm = await dqs([
       'dm',
       '-jg',
       '[[101,102],[103,104]]',
@@ -188,7 +185,7 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
     // progress reaches 100 only when all four chunks can be downloaded
     const client = new DqsClient(server);
     for (;;) {
-      const st = dqs(['status', runId, '--json', '--server', server]);
+      const st = await dqs(['status', runId, '--json', '--server', server]);
       expect(st.status).toBe(0);
       const s = JSON.parse(st.stdout) as Status;
       const durable = s.chunks.filter((c) => c.state === 'durable').length;
@@ -203,10 +200,10 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
     }
     for (const id of [101, 102, 103, 104]) {
       const file = join(dir, `chunk_${id}.npy`);
-      const d = dqs(['download', String(id), '-o', file, '--server', server]);
+      const d = await dqs(['download', String(id), '-o', file, '--server', server]);
       expect(d.status).toBe(0);
       const idx = join(dir, `chunk_${id}.index.npy`);
-      expect(dqs(['download', String(id), '-o', idx, '--index', '--server', server]).status).toBe(0);
+      expect((await dqs(['download', String(id), '-o', idx, '--index', '--server', server])).status).toBe(0);
       const sim = readGrid(file);
       const index = readGrid(idx).data as Uint32Array;
       expect(sim.shape).toEqual([TILE, TILE]);
@@ -217,11 +214,11 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
       }
     }
     // the job grid drawn as the image: 101 102 on the first line, 103 104 on the second
-    const text = dqs(['status', runId, '--server', server]).stdout.split('\n');
+    const text = (await dqs(['status', runId, '--server', server])).stdout.split('\n');
     expect(text[0]).toMatch(/completed, 100\.0%/);
     expect(text[1]).toMatch(/101 \[########\] 100% done .* 102 \[########\] 100% done/);
     expect(text[2]).toMatch(/103 .* 104 /);
-    const m = dqs(['mosaic', runId, '-o', join(dir, 'mosaic.npy'), '--server', server]);
+    const m = await dqs(['mosaic', runId, '-o', join(dir, 'mosaic.npy'), '--server', server]);
     expect(m.status).toBe(0);
     const mosaic = readGrid(join(dir, 'mosaic.npy'));
     expect(mosaic.shape).toEqual([2 * TILE, 2 * TILE]);
@@ -231,21 +228,21 @@ describe('the seed example through the dqs command line (dqs up, prep, dm, statu
     expect(mosaic.data[0 * 80 + 40]).toBe(c102[0]);
     expect(mosaic.data[40 * 80 + 0]).toBe(c103[0]);
     // job ranges: several chunks at once, and a status limited to some jobs
-    const many = dqs(['download', '101-102,104', '-o', join(dir, 'range'), '--server', server]);
+    const many = await dqs(['download', '101-102,104', '-o', join(dir, 'range'), '--server', server]);
     expect(many.status).toBe(0);
     for (const id of [101, 102, 104])
       expect(readGrid(join(dir, 'range', `chunk_${id}.npy`)).shape).toEqual([TILE, TILE]);
     expect(existsSync(join(dir, 'range', 'chunk_103.npy'))).toBe(false);
-    const some = dqs(['status', runId, '--jobs', '101,103', '--server', server]).stdout;
+    const some = (await dqs(['status', runId, '--jobs', '101,103', '--server', server])).stdout;
     expect(some).toMatch(/^101: durable 100%$/m);
     expect(some).toMatch(/^103: durable 100%$/m);
     expect(some).not.toMatch(/^102:/m);
-    const bad = dqs(['download', '9-3', '-o', dir, '--server', server]);
+    const bad = await dqs(['download', '9-3', '-o', dir, '--server', server]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/runs backwards; write 3-9/);
-    expect(dqs(['mosaic', runId, '-o', join(dir, 'mosaic.png'), '--server', server]).status).toBe(0);
+    expect((await dqs(['mosaic', runId, '-o', join(dir, 'mosaic.png'), '--server', server])).status).toBe(0);
     expect(readFileSync(join(dir, 'mosaic.png')).subarray(1, 4).toString()).toBe('PNG');
-    expect(dqs(['download', '101', '-o', join(dir, 'c.tiff'), '--server', server]).status).toBe(0);
+    expect((await dqs(['download', '101', '-o', join(dir, 'c.tiff'), '--server', server])).status).toBe(0);
     expect(readGrid(join(dir, 'c.tiff')).shape).toEqual([TILE, TILE]);
   });
 });
@@ -297,10 +294,15 @@ describe('distributed runs against the real services', () => {
         [3, 4],
       ],
     });
-    const p = dqs(['pause', run.runId, '--server', t.stack.url]);
-    expect(p.stdout).toContain('paused');
-    await new Promise((r) => setTimeout(r, 2500)); // chunks already running stop at their next cell
-    const a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+    const p = await dqs(['pause', run.runId, '--server', t.stack.url]);
+    // (stderr shown too when it fails)
+    expect({ out: p.stdout, err: p.stderr }).toMatchObject({ out: expect.stringContaining('paused') });
+    // chunks already running stop at their next cell and report it (with their last count)
+    let a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+    while (a.chunks.some((c) => c.state === 'running' || c.state === 'blocked')) {
+      await new Promise((r) => setTimeout(r, 100));
+      a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+    }
     await new Promise((r) => setTimeout(r, 1500));
     const b = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
     expect(a.state).toBe('paused');
@@ -309,7 +311,7 @@ describe('distributed runs against the real services', () => {
     await expect(t.client.json('POST', `/v1/runs/${run.runId}/pause`)).rejects.toThrow(
       /only a queued or running run can be paused/,
     );
-    expect(dqs(['resume', run.runId, '--server', t.stack.url]).status).toBe(0);
+    expect((await dqs(['resume', run.runId, '--server', t.stack.url])).status).toBe(0);
     expect((await waitFor(t.client, run.runId)).state).toBe('completed');
     expect((await mosaicOf(t.client, run.runId)).equals(reference)).toBe(true);
   });
@@ -329,7 +331,7 @@ describe('distributed runs against the real services', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dqs-template-'));
     try {
       const file = join(dir, 'run.yaml');
-      expect(dqs(['template', '-o', file]).status).toBe(0);
+      expect((await dqs(['template', '-o', file])).status).toBe(0);
       const text = readFileSync(file, 'utf8')
         .replace('jg: [[101, 102], [103, 104]]', 'jg: [[1, 2], [3, 4]]')
         .replace('n: [50]', 'n: [20]')
@@ -338,7 +340,7 @@ describe('distributed runs against the real services', () => {
         .replace('webhook: null', `webhook: http://127.0.0.1:${port}/done`)
         .replace('server: null', `server: ${t.stack.url}`);
       writeFileSync(file, text);
-      const sub = dqs(['dm', '--config', file, '--submit-only']);
+      const sub = await dqs(['dm', '--config', file, '--submit-only']);
       expect(sub.stderr).toBe('');
       const runId = sub.stdout.trim();
       expect((await waitFor(t.client, runId)).state).toBe('completed');
@@ -349,7 +351,7 @@ describe('distributed runs against the real services', () => {
       expect(received[0]).toMatchObject({ event: 'run.completed', state: 'completed', runId });
       expect(received[0].jobs.every((j) => j.state === 'durable')).toBe(true);
       writeFileSync(file, text + 'colour: blue\n');
-      const bad = dqs(['dm', '--config', file]);
+      const bad = await dqs(['dm', '--config', file]);
       expect(bad.status).toBe(2);
       expect(bad.stderr).toMatch(/unknown field 'colour'/);
     } finally {
@@ -362,7 +364,7 @@ describe('distributed runs against the real services', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dqs-1x1-'));
     writeGrid(join(dir, 'ti.npy'), nd([80, 80], stone.data));
     writeGrid(join(dir, 'di.npy'), nd([TILE, TILE], emptyDi(97))); // job 201 was prepared with this DI (201 % 3 = 0)
-    const local = dqs([
+    const local = await dqs([
       'qs',
       '-ti',
       join(dir, 'ti.npy'),
@@ -512,7 +514,7 @@ describe('distributed runs against the real services', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const killed = Date.now();
-    const k = dqs(['kill', run.runId, '--server', t.stack.url]);
+    const k = await dqs(['kill', run.runId, '--server', t.stack.url]);
     expect(k.status).toBe(0);
     for (;;) {
       const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
@@ -622,7 +624,7 @@ describe('the coordinator as a server: token, Bull Board login, upload limit, he
     expect((await fetch(`${t.stack.url}/v1/runs`)).status).toBe(200);
     const authed = new DqsClient(t.stack.url, 'sekret');
     expect(await authed.uploadArray(nd([4, 4], new Float32Array(16)))).toMatch(/^[0-9a-f]{64}$/);
-    const cli = dqs(['kill', 'rnope', '--server', t.stack.url]);
+    const cli = await dqs(['kill', 'rnope', '--server', t.stack.url]);
     expect(cli.status).toBe(2);
     expect(cli.stderr).toMatch(/needs a token/);
   });
@@ -729,11 +731,11 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     expect(list.map((w) => w.name).sort()).toEqual(['worker-1', 'worker-2']);
     for (const w of list)
       expect(w).toMatchObject({ slots: 1, threads: 1, capabilities: ['cpu', 'avx2'], paused: false });
-    const text = dqs(['workers', '--server', t.stack.url]);
+    const text = await dqs(['workers', '--server', t.stack.url]);
     expect(text.stdout).toMatch(/worker-1: running, 1 slot\(s\) x 1 thread\(s\), capabilities cpu,avx2/);
   });
 
-  it('a paused worker takes no new chunk and stops its running ones; resumed, the bytes are unchanged', async () => {
+  it('a paused worker takes no new chunk and hands its chunks back: the run goes on elsewhere, same bytes', async () => {
     // larger tiles than the other tests, so that the run is still going when its worker is paused
     const ti = await t.client.uploadArray(nd([80, 80], stone.data));
     const di = await t.client.uploadArray(nd([160, 160], new Float32Array(160 * 160).fill(NaN)));
@@ -741,8 +743,15 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     const quiet = await t.client.json<{ runId: string }>('POST', '/v1/runs', big);
     expect((await waitFor(t.client, quiet.runId)).state).toBe('completed');
     expected = await mosaicOf(t.client, quiet.runId);
-    expect(dqs(['workers', 'pause', 'worker-2', '--server', t.stack.url]).status).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
+    const pausedWorkers = async (names: string[]) => {
+      for (;;) {
+        const listed = await t.client.json<WorkerInfo[]>('GET', '/v1/workers');
+        if (names.every((n) => listed.find((w) => w.name === n)?.paused)) return listed;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    expect((await dqs(['workers', 'pause', 'worker-2', '--server', t.stack.url])).status).toBe(0);
+    await pausedWorkers(['worker-2']);
     const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', big);
     // worker-1 alone; pause it too once it holds a chunk
     for (;;) {
@@ -751,27 +760,42 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
       if (s.progress > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(dqs(['workers', 'pause', 'worker-1', '--server', t.stack.url]).status).toBe(0);
+    expect((await dqs(['workers', 'pause', 'worker-1', '--server', t.stack.url])).status).toBe(0);
     // whatever happens, resume both so that the next tests have workers
     const resumeAll = () =>
-      ['worker-1', 'worker-2'].forEach((w) => dqs(['workers', 'resume', w, '--server', t.stack.url]));
+      Promise.all(
+        ['worker-1', 'worker-2'].map((w) => dqs(['workers', 'resume', w, '--server', t.stack.url])),
+      );
     try {
+      expect((await pausedWorkers(['worker-1', 'worker-2'])).every((w) => w.paused)).toBe(true);
+      // its chunks went back to the queue: none runs, and nothing advances
+      let a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      while (a.chunks.some((c) => c.state === 'running' || c.state === 'blocked')) {
+        await new Promise((r) => setTimeout(r, 100));
+        a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+      }
       await new Promise((r) => setTimeout(r, 1500));
-      const a = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
-      await new Promise((r) => setTimeout(r, 2000));
       const b = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
       expect(b.progress).toBe(a.progress);
       expect(b.progress).toBeLessThan(100);
-      const listed = await t.client.json<WorkerInfo[]>('GET', '/v1/workers');
-      expect(listed.every((w) => w.paused)).toBe(true);
       await expect(t.client.json('POST', '/v1/workers/nobody/pause')).rejects.toThrow(
         /no live worker named nobody/,
       );
+      // worker-2 back, worker-1 still paused: the run goes on, on worker-2
+      expect((await dqs(['workers', 'resume', 'worker-2', '--server', t.stack.url])).status).toBe(0);
+      for (;;) {
+        const s = await t.client.json<Status>('GET', `/v1/runs/${run.runId}`);
+        if (s.progress > b.progress && s.chunks.some((c) => c.worker === 'worker-2')) break;
+        expect(s.chunks.every((c) => c.worker !== 'worker-1' || c.state !== 'running')).toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     } finally {
-      resumeAll();
+      await resumeAll();
     }
     expect((await waitFor(t.client, run.runId)).state).toBe('completed');
     expect((await mosaicOf(t.client, run.runId)).equals(expected)).toBe(true);
+    const logs = (await dqs(['logs', run.runId, '--server', t.stack.url])).stdout;
+    expect(logs).toMatch(/worker worker-1 paused: back to the queue after \d+ cells/);
   });
 
   it('SIGTERM drains a worker: its chunk goes back to the queue and finishes elsewhere with the same bytes', async () => {
@@ -800,7 +824,7 @@ describe('the worker fleet: registry, worker pause, drain on SIGTERM', () => {
     const other = name === 'worker-1' ? 'worker-2' : 'worker-1';
     expect(list.map((w) => w.name)).toEqual([other]);
     // the chunk's own log tells the story, by job range
-    const logs = dqs(['logs', run.runId, '--jobs', jobId, '--server', t.stack.url]).stdout;
+    const logs = (await dqs(['logs', run.runId, '--jobs', jobId, '--server', t.stack.url])).stdout;
     expect(logs).toMatch(new RegExp(`== job ${jobId}\\n.*started on ${name}`));
     expect(logs).toMatch(/worker stopping: back to the queue after \d+ cells/);
     expect(logs).toMatch(new RegExp(`started on ${other} \\(attempt`));
@@ -877,15 +901,22 @@ describe('capabilities', () => {
   });
 
   it("takes a run's chunks only on workers with every required capability, and says so while none is live", async () => {
-    const run = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
-      ...RUN,
-      jg: [
-        [1, 2],
-        [3, 4],
-      ],
-      requires: ['gpu', 'highmem'],
-    });
-    await new Promise((r) => setTimeout(r, 2500));
+    // dqs dm in the foreground says why it waits
+    const dm = spawn(
+      process.execPath,
+      [DQS, 'dm', '-jg', '[[1,2],[3,4]]', '-dt', '0', '-k', '1.2', '-n', '20', '-s', '100', '-j', '1'].concat(
+        ['-ks', '21', '--requires', 'gpu,highmem', '--server', t.stack.url],
+      ),
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let said = '';
+    dm.stderr.setEncoding('utf8').on('data', (d: string) => (said += d));
+    const dmExit = new Promise<number | null>((r) => dm.once('close', r));
+    for (let i = 0; !/waits: no live worker has the capabilities gpu, highmem/.test(said); i++) {
+      if (i > 300) throw new Error(`dqs dm did not say why it waits: ${said}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const run = { runId: /run (\S+) \(namespace/.exec(said)![1] };
     const waiting = await t.client.json<Status & { waitingFor?: string }>('GET', `/v1/runs/${run.runId}`);
     expect(waiting.progress).toBe(0);
     expect(waiting.chunks.every((c) => c.state === 'waiting')).toBe(true);
@@ -900,6 +931,8 @@ describe('capabilities', () => {
     const done = await waitFor(t.client, run.runId);
     expect(done.state).toBe('completed');
     expect(done.chunks.every((c) => c.worker === 'worker-3')).toBe(true);
+    expect(await dmExit).toBe(0);
+    expect(said).toMatch(/run \S+ goes on/);
     // a run without requirements still runs anywhere
     const plain = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[1, 2]] });
     expect((await waitFor(t.client, plain.runId)).state).toBe('completed');

@@ -2,17 +2,15 @@
  * dqs run like a lab cluster, end to end against real processes: namespaces and batches, the archive and
  * dqs fetch with filters, killing chunks by range and retrying them (or a failed run), and the attached CLI mode.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNpy, writeGrid } from '@dqs/grids';
 import { DqsClient } from '../apps/cli/src/dqs-client';
+import { runDqs } from './support/cli';
 import { stoneLike } from './support/training-images';
 import { TestStack, mosaicOf, nd, startTestStack, waitForRun } from './support/stack';
 
-const ROOT = join(__dirname, '..');
-const DQS = join(ROOT, 'bin', 'dqs.js');
 const stone = stoneLike(80, 80);
 const TILE = 40;
 const RUN = { dt: [0], k: 1.2, n: [20], s: 100, j: 1, ks: [21] };
@@ -43,7 +41,7 @@ function dqs(args: string[], env: NodeJS.ProcessEnv = {}) {
   const e: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete e.DQS_URL;
   delete e.DQS_NAMESPACE;
-  return spawnSync(process.execPath, [DQS, ...args], { encoding: 'utf8', env: e, timeout: 240000 });
+  return runDqs(args, e, 240000);
 }
 
 const GRID = [
@@ -100,11 +98,11 @@ describe('namespaces, batches, the archive and dqs fetch', () => {
     const st = await t.client.json<Status>('GET', `/v1/runs/${runs.alice}`);
     expect([st.namespace, st.batch]).toEqual(['alice', 'nov']);
     // the CLI: the list of a namespace, and a download by job id in a namespace
-    const out = dqs(['status', '--namespace', 'alice', '--server', t.stack.url]);
+    const out = await dqs(['status', '--namespace', 'alice', '--server', t.stack.url]);
     expect(out.stdout).toContain(`${runs.alice}  alice/nov  completed`);
     expect(out.stdout).not.toContain(runs.bob);
     const dir = mkdtempSync(join(tmpdir(), 'dqs-ns-'));
-    const d = dqs([
+    const d = await dqs([
       'download',
       '101',
       '-o',
@@ -128,7 +126,7 @@ describe('namespaces, batches, the archive and dqs fetch', () => {
     await expect(
       t.client.json('POST', '/v1/runs', { ...RUN, jg: [[101]], namespace: 'alice', batch: '../x' }),
     ).rejects.toThrow(/batch: 1-64 letters/);
-    const bad = dqs([
+    const bad = await dqs([
       'prep',
       '--id',
       '1',
@@ -163,7 +161,7 @@ describe('namespaces, batches, the archive and dqs fetch', () => {
     }
     // from the server: one namespace, then a batch across namespaces with a job range, then a date that excludes all
     const out = mkdtempSync(join(tmpdir(), 'dqs-fetch-'));
-    const one = dqs(['fetch', '--namespace', 'alice', '-o', out, '--server', t.stack.url]);
+    const one = await dqs(['fetch', '--namespace', 'alice', '-o', out, '--server', t.stack.url]);
     expect(one.status).toBe(0);
     expect(one.stdout).toMatch(/fetched 3 file\(s\).* of 1 run\(s\)/);
     const fetched = join(out, 'alice', 'nov', runs.alice);
@@ -172,10 +170,10 @@ describe('namespaces, batches, the archive and dqs fetch', () => {
     );
     expect(existsSync(join(fetched, 'mosaic.npy'))).toBe(true);
     expect(existsSync(join(out, 'bob'))).toBe(false);
-    const again = dqs(['fetch', '--namespace', 'alice', '-o', out, '--server', t.stack.url]);
+    const again = await dqs(['fetch', '--namespace', 'alice', '-o', out, '--server', t.stack.url]);
     expect(again.stdout).toMatch(/2 already there/);
     const out2 = mkdtempSync(join(tmpdir(), 'dqs-fetch-'));
-    const ranged = dqs([
+    const ranged = await dqs([
       'fetch',
       '-ns',
       '*',
@@ -193,22 +191,36 @@ describe('namespaces, batches, the archive and dqs fetch', () => {
     expect(readdirSync(join(out2, 'bob', 'dec', runs.bob)).sort()).toEqual(
       ['chunk_101.index.npy', 'chunk_101.npy', 'manifest.json'].sort(),
     );
-    const none = dqs(['fetch', '-ns', '*', '--until', '2020-01-01', '-o', out2, '--server', t.stack.url]);
+    const none = await dqs([
+      'fetch',
+      '-ns',
+      '*',
+      '--until',
+      '2020-01-01',
+      '-o',
+      out2,
+      '--server',
+      t.stack.url,
+    ]);
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/nothing in the archive of .* matches namespace \*, until 2020-01-01/);
     const today = new Date().toISOString().slice(0, 10);
-    const listed = dqs(['fetch', '-ns', 'bob', '--date', today, '--list', '--server', t.stack.url]);
+    const listed = await dqs(['fetch', '-ns', 'bob', '--date', today, '--list', '--server', t.stack.url]);
     expect(listed.stdout).toContain(`bob/dec/${runs.bob}  completed`);
     // without a server: this machine's archive, read from the data directory
     const out3 = mkdtempSync(join(tmpdir(), 'dqs-fetch-'));
-    const local = dqs(['fetch', '-ns', 'bob', '--since', '1h', '-o', out3], { G2S_DATA_DIR: t.dataDir });
+    const local = await dqs(['fetch', '-ns', 'bob', '--since', '1h', '-o', out3], {
+      G2S_DATA_DIR: t.dataDir,
+    });
     expect(local.status).toBe(0);
     expect(existsSync(join(out3, 'bob', 'dec', runs.bob, 'mosaic.npy'))).toBe(true);
     // bad filters are usage errors
-    expect(dqs(['fetch', '--since', 'yesterday', '-o', out3]).stderr).toMatch(/'yesterday' is not a date/);
-    expect(dqs(['fetch', '--jobs', '5-1', '-o', out3]).stderr).toMatch(/runs backwards/);
-    expect(dqs(['fetch']).stderr).toMatch(/-o DIR is required/);
-    expect(dqs(['fetch', '-o', join(out3, 'bob', 'dec', runs.bob, 'mosaic.npy')]).stderr).toMatch(
+    expect((await dqs(['fetch', '--since', 'yesterday', '-o', out3])).stderr).toMatch(
+      /'yesterday' is not a date/,
+    );
+    expect((await dqs(['fetch', '--jobs', '5-1', '-o', out3])).stderr).toMatch(/runs backwards/);
+    expect((await dqs(['fetch'])).stderr).toMatch(/-o DIR is required/);
+    expect((await dqs(['fetch', '-o', join(out3, 'bob', 'dec', runs.bob, 'mosaic.npy')])).stderr).toMatch(
       /is a file; give a folder/,
     );
   });
@@ -232,7 +244,7 @@ describe('kill by range, retry, and retry of a failed run', () => {
     const r = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: GRID });
     // paused at once, so that job 4 is surely unfinished when the kill (a CLI process) arrives
     await t.client.json('POST', `/v1/runs/${r.runId}/pause`);
-    const k = dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url]);
+    const k = await dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url]);
     expect(k.status).toBe(0);
     expect(k.stdout).toContain(`killed jobs 4 (dqs retry ${r.runId} --jobs 4 resumes them)`);
     await t.client.json('POST', `/v1/runs/${r.runId}/resume`);
@@ -243,25 +255,25 @@ describe('kill by range, retry, and retry of a failed run', () => {
     expect(s.killed).toEqual(['4']);
     expect(s.chunks.find((c) => c.jobId === '4')!.state).toBe('cancelled');
     expect(s.waitingFor).toMatch(/jobs 4 were killed and are parked: dqs retry/);
-    const status = dqs(['status', r.runId, '--server', t.stack.url]).stdout;
+    const status = (await dqs(['status', r.runId, '--server', t.stack.url])).stdout;
     expect(status).toMatch(/waiting: jobs 4 were killed/);
     // retry by range: not-killed jobs are refused while the run is active
-    expect(dqs(['retry', r.runId, '--jobs', '1', '--server', t.stack.url]).stderr).toMatch(
+    expect((await dqs(['retry', r.runId, '--jobs', '1', '--server', t.stack.url])).stderr).toMatch(
       /none of jobs 1 was killed \(killed: 4\)/,
     );
-    const retry = dqs(['retry', r.runId, '--jobs', '3-4', '--server', t.stack.url]);
+    const retry = await dqs(['retry', r.runId, '--jobs', '3-4', '--server', t.stack.url]);
     expect(retry.status).toBe(0);
     expect(retry.stderr).toMatch(/retrying jobs 4 \(already written or not killed: 3\)/);
     expect((await waitFor(t.client, r.runId)).state).toBe('completed');
     expect((await mosaicOf(t.client, r.runId)).equals(reference)).toBe(true);
-    const log = dqs(['logs', r.runId, '--jobs', '4', '--server', t.stack.url]).stdout;
+    const log = (await dqs(['logs', r.runId, '--jobs', '4', '--server', t.stack.url])).stdout;
     expect(log).toMatch(/killed by request/);
     expect(log).toMatch(/retried: back to the queue/);
     // kill by range on a finished run, and an unknown job
-    expect(dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url]).stderr).toMatch(
+    expect((await dqs(['kill', r.runId, '--jobs', '4', '--server', t.stack.url])).stderr).toMatch(
       /already completed/,
     );
-    expect(dqs(['retry', r.runId, '--server', t.stack.url]).stderr).toMatch(
+    expect((await dqs(['retry', r.runId, '--server', t.stack.url])).stderr).toMatch(
       /has completed: .*nothing to retry/,
     );
   });
@@ -271,9 +283,14 @@ describe('kill by range, retry, and retry of a failed run', () => {
     await waitFor(t.client, r.runId, ['running']);
     await new Promise((res) => setTimeout(res, 300));
     await t.client.json('POST', `/v1/runs/${r.runId}/kill`);
-    expect((await waitFor(t.client, r.runId)).state).toBe('cancelled');
-    await new Promise((res) => setTimeout(res, 1000));
-    const retry = dqs(['retry', r.runId, '--server', t.stack.url]);
+    let s = await waitFor(t.client, r.runId);
+    expect(s.state).toBe('cancelled');
+    // its chunks stop at their next cell: wait for them rather than for a fixed time
+    while (s.chunks.some((c) => c.state === 'running' || c.state === 'blocked')) {
+      await new Promise((res) => setTimeout(res, 100));
+      s = await t.client.json<Status>('GET', `/v1/runs/${r.runId}`);
+    }
+    const retry = await dqs(['retry', r.runId, '--server', t.stack.url]);
     expect(retry.status).toBe(0);
     expect((await mosaicOf(t.client, r.runId)).equals(reference)).toBe(true);
   });
@@ -310,7 +327,7 @@ describe('kill by range, retry, and retry of a failed run', () => {
     // its halo streams are kept for the retry; a range that leaves out an unfinished neighbour is refused
     const unfinished = failed.chunks.filter((c) => c.state !== 'durable').map((c) => c.jobId);
     expect(unfinished).toContain('9');
-    const lonely = dqs(['retry', r.runId, '--jobs', '9', '--server', t.stack.url]);
+    const lonely = await dqs(['retry', r.runId, '--jobs', '9', '--server', t.stack.url]);
     if (unfinished.length > 1) {
       expect(lonely.status).toBe(2);
       expect(lonely.stderr).toMatch(
@@ -318,7 +335,7 @@ describe('kill by range, retry, and retry of a failed run', () => {
       );
     }
     renameSync(`${file}.away`, file);
-    const retry = dqs(['retry', r.runId, '--server', t.stack.url]);
+    const retry = await dqs(['retry', r.runId, '--server', t.stack.url]);
     expect(retry.status).toBe(0);
     expect(retry.stdout.trim()).toBe(r.runId);
     const s = await t.client.json<Status & { retries: number }>('GET', `/v1/runs/${r.runId}`);
@@ -333,7 +350,7 @@ describe('kill by range, retry, and retry of a failed run', () => {
 });
 
 describe('the attached CLI: no server given', () => {
-  it('prep and dm start a private stack, run, archive and stop; fetch reads the archive; others ask for a server', () => {
+  it('prep and dm start a private stack, run, archive and stop; fetch reads the archive; others ask for a server', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dqs-attached-'));
     const env = { G2S_DATA_DIR: join(dir, 'g2s'), REDIS_URL: '' };
     const ti = join(dir, 'ti.npy');
@@ -342,13 +359,13 @@ describe('the attached CLI: no server given', () => {
     npy(ti, [80, 80], stone.data);
     npy(di, [TILE, TILE], emptyDi());
     for (const id of [1, 2]) {
-      const p = dqs(['prep', '--id', String(id), '-ti', ti, '-di', di, '-dt', '0', '-ns', 'lab'], env);
+      const p = await dqs(['prep', '--id', String(id), '-ti', ti, '-di', di, '-dt', '0', '-ns', 'lab'], env);
       expect(p.stderr).toMatch(/running attached on a private dqs stack with 0 worker/);
       expect(p.status).toBe(0);
       expect(p.stdout).toContain(`prepared job ${id} in namespace lab`);
     }
     const t0 = Date.now();
-    const dm = dqs(
+    const dm = await dqs(
       [
         'dm',
         '-jg',
@@ -379,20 +396,35 @@ describe('the attached CLI: no server given', () => {
     );
     expect(Date.now() - t0).toBeLessThan(60000);
     const out = join(dir, 'out');
-    const f = dqs(['fetch', '-ns', 'lab', '--batch', 'b7', '-o', out], env);
+    const f = await dqs(['fetch', '-ns', 'lab', '--batch', 'b7', '-o', out], env);
     expect(f.status).toBe(0);
     const mosaic = parseNpy(readFileSync(join(out, 'lab', 'b7', runId, 'mosaic.npy')), 'mosaic');
     expect(mosaic.shape).toEqual([TILE, 2 * TILE]);
     expect((mosaic.data as Float32Array).every((v) => Number.isFinite(v))).toBe(true);
     // a run id alone finds the run in whatever namespace it is
-    expect(dqs(['fetch', '--run', runId, '--list'], env).stdout).toContain(`lab/b7/${runId}  completed`);
+    expect((await dqs(['fetch', '--run', runId, '--list'], env)).stdout).toContain(
+      `lab/b7/${runId}  completed`,
+    );
     // commands that need a live server say so; --submit-only cannot outlive an attached stack
-    const st = dqs(['status', runId], env);
+    const st = await dqs(['status', runId], env);
     expect(st.status).toBe(2);
     expect(st.stderr).toMatch(/dqs status needs a dqs server: give --server URL or set DQS_URL/);
-    const so = dqs(['dm', '-jg', '[[1,2]]', '-dt', '0', '-k', '1.2', '-n', '20', '--submit-only'], env);
+    const so = await dqs(['dm', '-jg', '[[1,2]]', '-dt', '0', '-k', '1.2', '-n', '20', '--submit-only'], env);
     expect(so.status).toBe(2);
     expect(so.stderr).toMatch(/--submit-only needs a server/);
+  });
+});
+
+describe('the attached CLI and capabilities', () => {
+  it('refuses at once a requirement that its own workers cannot meet', async () => {
+    const r = await dqs(['dm', '-jg', '[[1,2]]', '-dt', '0', '-k', '1.2', '-n', '20', '--requires', 'gpu'], {
+      DQS_CAPABILITIES: '',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /--requires gpu: the private stack's workers would have no capabilities \(DQS_CAPABILITIES\), so no worker could take the run's chunks\. Give --server URL/,
+    );
+    expect(r.stderr).not.toMatch(/running attached/); // refused before any stack started
   });
 });
 
@@ -439,5 +471,34 @@ describe('one pool of slots for every queue a worker serves', () => {
     expect(states.has('running')).toBe(true);
     expect(most).toBe(1);
     for (const id of ids) expect((await waitFor(t.client, id)).state).toBe('completed');
+  });
+
+  it('serves the queue of its tags before the plain queue', async () => {
+    // the gpu queue is served already (test above); queue a plain run, then a gpu run, while the worker is paused
+    await t.client.json('POST', '/v1/workers/worker-1/pause');
+    while (!(await t.client.json<{ paused: boolean }[]>('GET', '/v1/workers'))[0]?.paused)
+      await new Promise((r) => setTimeout(r, 100));
+    const plain = await t.client.json<{ runId: string }>('POST', '/v1/runs', { ...RUN, jg: [[11, 12]] });
+    const gpu = await t.client.json<{ runId: string }>('POST', '/v1/runs', {
+      ...RUN,
+      jg: [[13, 14]],
+      requires: ['gpu'],
+    });
+    await t.client.json('POST', '/v1/workers/worker-1/resume');
+    for (const r of [plain, gpu]) expect((await waitFor(t.client, r.runId)).state).toBe('completed');
+    // when each chunk first started, from its log
+    const starts = async (runId: string, jobs: string[]) =>
+      Promise.all(
+        jobs.map(async (j) => {
+          const { lines } = await t.client.json<{ lines: string[] }>(
+            'GET',
+            `/v1/runs/${runId}/chunks/${j}/log`,
+          );
+          return Date.parse(lines.find((l) => l.includes(' started on '))!.split(' ')[0]);
+        }),
+      );
+    const gpuStarts = await starts(gpu.runId, ['13', '14']);
+    const plainStarts = await starts(plain.runId, ['11', '12']);
+    expect(Math.max(...gpuStarts)).toBeLessThanOrEqual(Math.min(...plainStarts));
   });
 });

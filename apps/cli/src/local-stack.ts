@@ -1,13 +1,15 @@
 /**
  * A dqs stack as local processes: a private redis-server (unless a Redis URL is given), the coordinator, the
  * results service and N workers, each the same entry point docker-compose runs. Used by `dqs up`, `dqs demo`
- * and the end-to-end tests.
+ * and the end-to-end tests. Its processes end when the command that started them ends, even by SIGKILL (see
+ * process-guard); with `restart`, a process that dies is started again (as compose's restart policy does).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { Reaper, assertPortFree, claimDirectory } from './process-guard';
 
 export const SERVICE_ENTRY_POINTS = {
   coordinator: 'dist/apps/coordinator/src/main.js',
@@ -35,10 +37,16 @@ export function packageRoot(): string {
 }
 
 /**
- * Arguments of a private redis-server: loopback only (unless told which addresses to bind), nothing kept on
- * disk, no eviction (BullMQ needs that).
+ * Arguments of a private redis-server: loopback only (unless told which addresses to bind), no eviction (BullMQ
+ * needs that); with `persist`, an append-only file in `dir` (fsync every second, as docker-compose's Redis),
+ * otherwise nothing kept on disk.
  */
-export function privateRedisArgs(port: number | string, dir: string, bind = '127.0.0.1'): string[] {
+export function privateRedisArgs(
+  port: number | string,
+  dir: string,
+  bind = '127.0.0.1',
+  persist = false,
+): string[] {
   return [
     '--port',
     String(port),
@@ -47,7 +55,8 @@ export function privateRedisArgs(port: number | string, dir: string, bind = '127
     '--save',
     '',
     '--appendonly',
-    'no',
+    persist ? 'yes' : 'no',
+    ...(persist ? ['--appendfsync', 'everysec'] : []),
     '--maxmemory-policy',
     'noeviction',
     '--dir',
@@ -82,15 +91,39 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Where each process's output goes (default: <data root>/logs). */
   logDir?: string;
+  /**
+   * Redis keeps an append-only file in <data root>/redis, so that runs outlive a restart of Redis or of the
+   * whole stack (dqs up); otherwise Redis keeps nothing on disk.
+   */
+  persist?: boolean;
+  /** A process that dies while the stack is up is started again, with the same port and name (dqs up). */
+  restart?: boolean;
   log?: (line: string) => void;
+}
+
+interface ProcSpec {
+  cmd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  readyLine: RegExp;
 }
 
 interface Proc {
   role: Role | 'redis';
   name: string;
   child: ChildProcess;
+  /** The current child's exit (a restarted process has a new child). */
   exited: Promise<number | null>;
+  /** How many times it was started again after dying, and when it died lately. */
+  restarts: number;
+  deaths?: number[];
+  /** Resolves once the current child is ready. */
+  ready: Promise<Proc>;
+  spec: ProcSpec;
 }
+
+const RESTART_DELAY_MS = 500;
+const MAX_RESTARTS_PER_MINUTE = 5;
 
 export class LocalStack {
   url = '';
@@ -101,6 +134,9 @@ export class LocalStack {
   private workerCount = 0;
   private readonly root = packageRoot();
   private logDir = '';
+  private stopping = false;
+  private reaper: Reaper | undefined;
+  private releaseRedisDir: ((pid: number | undefined) => void) | undefined;
 
   constructor(private readonly options: StackOptions) {
     const env = { ...process.env, ...options.env };
@@ -126,27 +162,47 @@ export class LocalStack {
     args: string[],
     env: NodeJS.ProcessEnv,
     readyLine: RegExp,
-    timeoutMs = 30000,
   ): Promise<Proc> {
+    const proc = { role, name, restarts: 0, spec: { cmd, args, env, readyLine } } as Proc;
+    this.procs.push(proc);
+    return this.launch(proc);
+  }
+
+  /** Starts (or starts again) a process; resolves once it printed its ready line. */
+  private launch(proc: Proc, timeoutMs = 30000): Promise<Proc> {
+    const { name, spec } = proc;
     mkdirSync(this.logDir, { recursive: true });
     const logFile = join(this.logDir, `${name}.log`);
     const out = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(cmd, args, { cwd: this.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group: a Ctrl-C meant for the command does not reach it before the command stops it in order
+    const child = spawn(spec.cmd, spec.args, {
+      cwd: this.root,
+      env: spec.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    this.reaper ??= new Reaper();
+    this.reaper.watch(child.pid, proc.role === 'redis' ? 1 : 0);
+    if (proc.role === 'redis') this.releaseRedisDir?.(child.pid);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const proc: Proc = { role, name, child, exited };
-    this.procs.push(proc);
-    return new Promise((resolve, reject) => {
+    proc.child = child;
+    proc.exited = exited;
+    let tail = '';
+    proc.ready = new Promise((resolve, reject) => {
       let seen = '';
+      let ready = false;
       const timer = setTimeout(
         () => reject(new Error(`${name} did not start within ${timeoutMs / 1000} s; see ${logFile}`)),
         timeoutMs,
       );
       const onData = (d: Buffer) => {
         out.write(d);
-        if (seen !== null) {
+        tail = (tail + d.toString()).slice(-4000);
+        if (!ready) {
           seen += d.toString();
-          if (readyLine.test(seen)) {
+          if (spec.readyLine.test(seen)) {
             clearTimeout(timer);
+            ready = true;
             seen = '';
             resolve(proc);
           } else if (seen.length > 100000) seen = seen.slice(-10000);
@@ -161,9 +217,42 @@ export class LocalStack {
       void exited.then((code) => {
         clearTimeout(timer);
         out.end();
-        reject(new Error(`${name} exited with code ${code} while starting; see ${logFile}`));
+        this.reaper?.forget(child.pid);
+        if (!ready) {
+          // the reason is in its last lines: say it here, not only in the log file
+          const last = tail.trim().split('\n').slice(-3).join('\n  ');
+          reject(
+            new Error(
+              `${name} exited with code ${code ?? child.signalCode} while starting (log: ${logFile})${last ? `:\n  ${last}` : ''}`,
+            ),
+          );
+        } else if (this.options.restart && !this.stopping) this.restartLater(proc, code ?? child.signalCode);
       });
     });
+    return proc.ready;
+  }
+
+  /** A process died while the stack is up: it is started again, unless it keeps dying. */
+  private restartLater(proc: Proc, how: number | string | null): void {
+    const now = Date.now();
+    const recent = (proc.deaths ?? []).filter((t) => now - t < 60000);
+    recent.push(now);
+    proc.deaths = recent;
+    if (recent.length > MAX_RESTARTS_PER_MINUTE) {
+      this.options.log?.(
+        `${proc.name} died ${recent.length} times within a minute (last: ${how}); not restarting it (see ${join(this.logDir, `${proc.name}.log`)})`,
+      );
+      return;
+    }
+    this.options.log?.(`${proc.name} exited (${how}); starting it again`);
+    setTimeout(() => {
+      if (this.stopping) return;
+      proc.restarts++;
+      this.launch(proc).then(
+        () => this.options.log?.(`${proc.name} is back`),
+        (e: Error) => this.options.log?.(`${proc.name} could not start again: ${e.message}`),
+      );
+    }, RESTART_DELAY_MS).unref();
   }
 
   private entry(role: Role): string {
@@ -175,16 +264,20 @@ export class LocalStack {
   async start(): Promise<this> {
     const dataRoot = this.options.dataDir ?? process.env.G2S_DATA_DIR ?? '/tmp/G2S';
     this.logDir = this.options.logDir ?? join(dataRoot, 'logs');
+    // a busy port is said before anything starts
+    if (this.options.port) await assertPortFree(this.options.port, 'the coordinator');
     if (this.options.redisUrl) this.redisUrl = this.options.redisUrl;
     else {
       const port = await freePort();
-      const dir = join(this.logDir, `redis-${port}`);
+      const persist = this.options.persist ?? false;
+      const dir = persist ? join(dataRoot, 'redis') : join(this.logDir, `redis-${port}`);
       mkdirSync(dir, { recursive: true });
+      if (persist) this.releaseRedisDir = claimDirectory(dir, "Redis's append-only files");
       await this.spawnLogged(
         'redis',
         `redis-${port}`,
         'redis-server',
-        privateRedisArgs(port, dir),
+        privateRedisArgs(port, dir, '127.0.0.1', persist),
         process.env,
         READY_LINES.redis,
       ).catch((e: Error) => {
@@ -246,6 +339,7 @@ export class LocalStack {
 
   /** Stops every process: services first (they drain), Redis last. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const order = [
       ...this.procs.filter((p) => p.role !== 'redis'),
       ...this.procs.filter((p) => p.role === 'redis'),
@@ -261,5 +355,9 @@ export class LocalStack {
       clearTimeout(timer); // a pending timer would keep the CLI alive for 10 s after the stack is down
       if (!done) p.child.kill('SIGKILL');
     }
+    this.reaper?.release();
+    this.reaper = undefined;
+    this.releaseRedisDir?.(undefined);
+    this.releaseRedisDir = undefined;
   }
 }

@@ -203,7 +203,7 @@ export class ApiController {
   @Post('workers/:name/pause')
   @ApiOperation({
     summary:
-      'Pause a worker: it takes no new chunk, and its running chunks stop at a cell boundary and free their CPU',
+      'Pause a worker: it takes no new chunk, and its chunks stop at a cell boundary and go back to the queue, so that other workers take them (same result)',
   })
   async pauseWorker(@Param('name') name: string) {
     return this.setWorkerPaused(name, true);

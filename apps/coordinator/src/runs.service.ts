@@ -44,9 +44,11 @@ import {
 } from '@dqs/protocol';
 import { QsInputError, checkParams, gridFromArray, haloOf, resolveThreadCount } from '@dqs/qs';
 import {
+  ArchiveManifest,
   ArrayStore,
   RunRepository,
   isSimulated,
+  listArchive,
   pathInside,
   runOutputDir,
   runSummary,
@@ -289,6 +291,8 @@ export class RunsService {
       params,
     };
     await this.runs.create(record);
+    // on disk too: if Redis loses the run (restarted without persistence), its status can still say so
+    writeManifest(this.ctx.dataDir, record);
     const N = grid.ids.length;
     const chunkData = jobs.map((job): ChunkJobData => {
       const coords = coordsOf(job.r, grid.shape);
@@ -448,7 +452,7 @@ export class RunsService {
 
   async status(runId: string) {
     const s = await this.runs.status(runId);
-    if (!s) throw new NotFoundException(`no run ${runId}`);
+    if (!s) return this.lostRun(runId);
     const { run, progress, chunks } = s;
     let waitingFor: string | undefined;
     if (run.requires?.length && (run.state === 'queued' || run.state === 'running')) {
@@ -482,6 +486,50 @@ export class RunsService {
       vars: run.vars,
       params: run.params,
       chunks,
+    };
+  }
+
+  /**
+   * A run with no record in Redis: unknown or forgotten after the retention (404), or lost while unfinished
+   * (Redis restarted without persistence, or flushed): that one failed, and its archive manifest says so from then
+   * on (a failed run's manifest is reported as it is).
+   */
+  private lostRun(runId: string) {
+    const archived = listArchive(this.ctx.dataDir, { runId })[0]?.manifest;
+    if (!archived || archived.state === 'completed' || archived.state === 'cancelled')
+      throw new NotFoundException(`no run ${runId}`);
+    const error =
+      archived.state === 'failed'
+        ? (archived.error ?? 'failed')
+        : `the run's record is gone from Redis (restarted without persistence, or flushed?) while it was ${archived.state}; ` +
+          'its chunks were dropped: submit it again';
+    const failed = {
+      ...archived,
+      state: 'failed' as const,
+      error,
+      finishedAt: archived.finishedAt ?? new Date().toISOString(),
+    };
+    if (archived.state === 'failed') return this.archivedStatus(failed);
+    writeManifest(this.ctx.dataDir, failed);
+    this.logger.warn(`run ${runId}: ${error}`);
+    return this.archivedStatus(failed);
+  }
+
+  private archivedStatus(m: ArchiveManifest) {
+    return {
+      runId: m.runId,
+      namespace: m.namespace,
+      batch: m.batch,
+      state: m.state,
+      progress: 0,
+      createdAt: m.createdAt,
+      finishedAt: m.finishedAt,
+      error: m.error,
+      gridShape: m.gridShape,
+      tileShape: m.tileShape,
+      vars: m.vars,
+      params: m.params,
+      chunks: m.jobIds.map((jobId, position) => ({ jobId, position, state: 'failed', progress: 0 })),
     };
   }
 

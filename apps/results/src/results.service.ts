@@ -81,9 +81,10 @@ export class ResultsService implements OnModuleInit, OnApplicationShutdown {
     this.sweeping = true;
     try {
       const r = await sweep(this.redis, this.store, this.config.DQS_RETENTION_SECONDS);
-      if (r.streamsDeleted || r.runsForgotten || r.arraysDeleted) {
+      if (r.streamsDeleted || r.runsForgotten || r.arraysDeleted || r.orphansDeleted) {
         this.logger.log(
-          `clean-up: ${r.streamsDeleted} halo stream(s), ${r.runsForgotten} old run record(s), ${r.arraysDeleted} orphan array(s) removed`,
+          `clean-up: ${r.streamsDeleted} halo stream(s), ${r.runsForgotten} old run record(s), ${r.arraysDeleted} orphan array(s) removed` +
+            (r.orphansDeleted ? `, ${r.orphansDeleted} other key(s) of runs whose record is gone` : ''),
         );
       }
     } catch (e) {

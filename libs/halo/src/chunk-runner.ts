@@ -42,6 +42,8 @@ export type ChunkOutcome =
 export class ChunkRunner {
   private run: SimulationRun | undefined;
   private stopReason: 'cancelled' | 'yielded' | undefined;
+  private positionDone: Uint8Array | undefined;
+  private firstUnfinished = 0;
 
   constructor(
     private readonly job: ChunkJobData,
@@ -66,6 +68,17 @@ export class ChunkRunner {
     return this.paused;
   }
 
+  /**
+   * The chunk's first unfinished path position (every earlier one is simulated): its frontier in the run's
+   * order is g = position * N + r. 0 until its plan is built.
+   */
+  frontier(): number {
+    const done = this.positionDone;
+    if (!done) return 0;
+    while (this.firstUnfinished < done.length && done[this.firstUnfinished] !== 0) this.firstUnfinished++;
+    return this.firstUnfinished;
+  }
+
   /** Stops at the next cell boundary; run() then resolves with kind 'stopped'. */
   stop(reason: 'cancelled' | 'yielded'): void {
     this.stopReason ??= reason;
@@ -81,6 +94,7 @@ export class ChunkRunner {
     const r = job.position;
     const own = streamOf(job.runId, job.diId);
     const total = shared.path.length;
+    this.positionDone = shared.positionDone;
 
     // 1. our own stream: cells finished by an earlier attempt
     const applyOwn = (rec: CellRecords) => {

@@ -312,7 +312,9 @@ describe('QS engine: control (pause, cancel, resume) and the distributed hooks',
     const haloCell = (halo[1] + 10) * dims[2] + (halo[2] + 20); // row 10, first column right of the tile
     plan.shared.order[haloCell] = 0;
     const run = new SimulationRun(plan.shared, { threads: 2, progressIntervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 400));
+    // a thread reaches the cell and waits (how soon depends on the machine's load: wait for it, not for a time)
+    for (let t = 0; t < 600 && !run.waitingFor().includes(haloCell); t++)
+      await new Promise((r) => setTimeout(r, 50));
     const waiting = run.waitingFor();
     expect(waiting).toContain(haloCell);
     expect(run.finishedPositions()).toBeLessThan(400);

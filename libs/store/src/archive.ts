@@ -25,8 +25,11 @@ export interface ArchiveManifest {
   updatedAt: string;
 }
 
+/** What a manifest is made of: a run record, or a manifest read back. */
+export type ManifestSource = Omit<ArchiveManifest, 'updatedAt'> & Partial<RunRecord>;
+
 /** Writes (or refreshes) a run's manifest in its archive folder. */
-export function writeManifest(dataDir: string, record: RunRecord): void {
+export function writeManifest(dataDir: string, record: ManifestSource): void {
   const dir = runOutputDir(dataDir, record);
   mkdirSync(dir, { recursive: true });
   const manifest: ArchiveManifest = {

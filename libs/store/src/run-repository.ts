@@ -71,6 +71,11 @@ export class RunRepository {
     return record;
   }
 
+  /** Whether the run's record is there (a Redis restarted without persistence, or a flush, loses it). */
+  async exists(runId: string): Promise<boolean> {
+    return (await this.redis.hexists(runKey(runId), 'record')) === 1;
+  }
+
   async list(limit = 100): Promise<string[]> {
     return this.redis.zrevrange(RUNS_INDEX_KEY, 0, limit - 1);
   }

@@ -33,7 +33,9 @@ export const DM_HELP = `dqs dm: launch a distributed run (G2S's qs_dm)
   -dt -k -n -s -j -ks -ki -cti --forceSimulation   QS flags, as in dqs qs (-j is per chunk)
   --submit-only        print the run id and return (otherwise wait, with progress, until it is done)
   --webhook URL        POST the run's summary there when it completes, fails or is cancelled
-  --requires a,b       only workers with all these capabilities (DQS_CAPABILITIES) take the run's chunks
+  --requires a,b       only workers with all these capabilities (DQS_CAPABILITIES) take the run's chunks;
+                       while no live worker has them, dm says so; attached, it is refused unless this
+                       machine's DQS_CAPABILITIES has them
   --namespace NS       where the job ids live (else DQS_NAMESPACE, else 'default'); --batch NAME groups runs
                        in the archive: outputs go to <data>/archive/<namespace>/<batch>/<run>/ (dqs fetch)
 
@@ -110,6 +112,7 @@ export async function runDm(argv: string[]): Promise<number> {
     throw new UsageError(
       '--submit-only needs a server that outlives this command: give --server URL or DQS_URL (dqs up starts one)',
     );
+  if (!givenServer(flags)) refuseUnmetRequirements(flags);
   // the run file's inputs are read before any server is started or called, so that a bad file costs nothing
   const prepared = prep.map((p) => ({ ...p, arrays: [...p.ti, p.di].map((f) => readGrid(f)) }));
   const conn = await connect(flags, { workers: 2 });
@@ -122,6 +125,35 @@ export async function runDm(argv: string[]): Promise<number> {
   } finally {
     await conn.close();
   }
+}
+
+function requirementsOf(flags: FlagValues): string[] {
+  return (
+    flags
+      .get('requires')
+      ?.flatMap((v) => v.split(','))
+      .map((t) => t.trim())
+      .filter(Boolean) ?? []
+  );
+}
+
+/**
+ * Attached, the private stack's workers have this machine's DQS_CAPABILITIES (none by default): a run that requires
+ * others would wait forever, so it is refused before anything starts.
+ */
+function refuseUnmetRequirements(flags: FlagValues): void {
+  const required = requirementsOf(flags);
+  const offered = (process.env.DQS_CAPABILITIES ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const missing = required.filter((t) => !offered.includes(t));
+  if (missing.length)
+    throw new UsageError(
+      `--requires ${required.join(',')}: the private stack's workers would have ${offered.length ? `only the capabilities ${offered.join(',')}` : 'no capabilities'} ` +
+        `(DQS_CAPABILITIES), so no worker could take the run's chunks. Give --server URL of a fleet with workers that have ${missing.join(',')}, ` +
+        `or, if this machine has them, set DQS_CAPABILITIES=${[...new Set([...offered, ...missing])].join(',')}`,
+    );
 }
 
 async function dmOn(
@@ -154,10 +186,7 @@ async function dmOn(
     cti: switchFlag(flags, 'cti', '-cti') || undefined,
     forceSimulation: switchFlag(flags, 'force', '--forceSimulation') || undefined,
     webhook: singleString(flags, 'webhook', '--webhook'),
-    requires: flags
-      .get('requires')
-      ?.flatMap((v) => v.split(','))
-      .filter(Boolean),
+    requires: requirementsOf(flags).length ? requirementsOf(flags) : undefined,
     namespace,
     batch,
   };

@@ -133,12 +133,21 @@ export async function follow(c: DqsClient, runId: string, quiet = false): Promis
   const tty = !quiet && process.stderr.isTTY;
   const bar = progressBar(`run ${runId}`, quiet || tty, { unit: '1/100 %' });
   let drawn = 0;
+  let waiting: string | undefined;
   try {
     for (;;) {
       const s = await c.json<Status>('GET', `/v1/runs/${runId}`);
+      // why it does not move (no live worker has the capabilities it requires, parked chunks): said once, when it changes
+      if (!quiet && s.waitingFor !== waiting && !tty) {
+        if (s.waitingFor) process.stderr.write(`run ${runId} waits: ${s.waitingFor}\n`);
+        else if (waiting) process.stderr.write(`run ${runId} goes on\n`);
+      }
+      waiting = s.waitingFor;
       bar.update(Math.round(s.progress * 100), 10000);
       if (tty) {
-        const text = `run ${runId}: ${s.state} ${s.progress.toFixed(1)}%\n${drawGrid(s, true)}\n`;
+        const text =
+          `run ${runId}: ${s.state} ${s.progress.toFixed(1)}%\n${drawGrid(s, true)}\n` +
+          (s.waitingFor ? `waiting: ${s.waitingFor}\n` : '');
         if (drawn) process.stderr.write(`\x1b[${drawn}A\x1b[J`);
         process.stderr.write(text);
         drawn = text.split('\n').length - 1;

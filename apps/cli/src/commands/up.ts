@@ -8,6 +8,10 @@ export const UP_HELP = `dqs up [--workers N] [--slots S] [--threads T] [--port P
 Starts a dqs server on this machine: a private redis-server (unless REDIS_URL is set), the coordinator
 (HTTP API, OpenAPI at /docs, Bull Board at /queues), the results service and N workers (default 1, with S
 chunk slots each and T kernel threads per chunk). Runs until Ctrl-C. Data: G2S_DATA_DIR rules.
+
+Durable: Redis keeps an append-only file in <data root>/redis, so unfinished runs go on after a restart of
+Redis, of any service or of dqs up itself; a process that dies is started again. Its processes end with it
+(even when it is killed); a busy port, or a data directory another dqs up uses, is refused before anything starts.
 `;
 
 export async function runUp(argv: string[]): Promise<number> {
@@ -38,6 +42,8 @@ export async function runUp(argv: string[]): Promise<number> {
     port: int('port', 1) ?? 3000,
     redisUrl: process.env.REDIS_URL,
     dataDir: dirs.root,
+    persist: true,
+    restart: true,
     log: (l) => process.stderr.write(`${l}\n`),
   });
   const stop = async () => {
@@ -51,7 +57,9 @@ export async function runUp(argv: string[]): Promise<number> {
     await stack.start();
   } catch (e) {
     await stack.stop();
-    throw e;
+    // said here, on the terminal: a busy port, a data directory in use, a service that could not start
+    process.stderr.write(`dqs up: cannot start: ${(e as Error).message}\n`);
+    return 1;
   }
   process.stdout.write(
     `dqs is up: ${stack.url}\n` +

@@ -5,7 +5,7 @@ import { parseG2sArgs, switchFlag, UsageError } from '../g2s-args';
 import { help } from './common';
 
 export const WORKERS_HELP = `dqs workers [--json] [--server URL]: the live workers (slots, threads, capabilities, chunks)
-dqs workers pause NAME / dqs workers resume NAME: a paused worker takes no new chunk and its chunks stop at a cell boundary
+dqs workers pause NAME / dqs workers resume NAME: a paused worker takes no new chunk and hands its chunks back to the queue (they stop at a cell boundary and go on elsewhere, with the same result)
 `;
 
 export async function runWorkers(argv: string[]): Promise<number> {
