@@ -112,6 +112,8 @@ export class SimulationRun {
     Atomics.store(control, CONTROL.NEXT, start);
     Atomics.store(control, CONTROL.DONE, 0);
     Atomics.store(control, CONTROL.CANCEL, 0);
+    // no thread waits until it says so (0 would read as "waiting for cell 0" before a thread has started)
+    for (let s = 0; s < threads; s++) Atomics.store(control, CONTROL.WAITING + s, -1);
     this.logCursor = Atomics.load(control, CONTROL.LOG);
     const onAbort = () => this.cancel();
     if (options.signal?.aborted) this.cancel();
