@@ -276,6 +276,31 @@ describe('QS engine: control (pause, cancel, resume) and the distributed hooks',
     expect(bytes(paused.sim.data).equals(bytes(reference.sim.data))).toBe(true);
   });
 
+  it('keeps the calling thread lively when it works as a kernel slot: progress during the run, pause honoured', async () => {
+    const p = params({ di: emptyGrid([60, 60]) });
+    const reference = await simulate(p, { threads: 1 });
+    const seen: number[] = [];
+    const whilePaused: number[] = [];
+    const r = await simulate(p, {
+      threads: 1,
+      progressIntervalMs: 5,
+      onProgress: (done) => seen.push(done),
+      onStart: (run) => {
+        run.pause();
+        const look = () => whilePaused.push(run.finishedPositions());
+        setTimeout(look, 100);
+        setTimeout(() => {
+          look();
+          run.resume();
+        }, 200);
+      },
+    });
+    expect(whilePaused).toHaveLength(2);
+    expect(whilePaused[1]).toBe(whilePaused[0]);
+    expect(seen.some((d) => d > 0 && d < 3600)).toBe(true);
+    expect(bytes(r.index).equals(bytes(reference.index))).toBe(true);
+  });
+
   it('cancels, then resumes from the finished positions to the same bytes as an uninterrupted run', async () => {
     const p = params({ di: emptyGrid([50, 50]) });
     const reference = await simulate(p, { threads: 2 });

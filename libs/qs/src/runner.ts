@@ -122,6 +122,7 @@ export class SimulationRun {
   /** A kernel slot on the calling thread: simulates in slices, yielding to the event loop between them. */
   private async runSlices(sampler: PixelSampler): Promise<void> {
     const yieldToEvents = () => new Promise((r) => setImmediate(r));
+    await yieldToEvents(); // the run's caller gets it first (to pause it, say)
     for (;;) {
       const state = simulatePositions(this.plan, sampler, performance.now() + SLICE_MS);
       if (state === 'stop') return;
