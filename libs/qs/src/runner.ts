@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { QsCancelledError } from './errors';
 import { CONTROL, MAX_THREADS, SharedPlan } from './plan';
 import { PixelSampler } from './sampler';
-import { ThreadData, simulatePositions } from './thread-main';
+import { simulatePositions } from './slot-loop';
+import type { ThreadData } from './thread-main';
 import { loadKernelModule } from './wasm-kernel';
 
 let kernelModule: WebAssembly.Module | undefined;
