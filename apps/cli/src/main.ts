@@ -5,41 +5,30 @@ import { dirname, join } from 'node:path';
 import { GridFileError } from '@dqs/grids';
 import { QsCancelledError, QsInputError } from '@dqs/qs';
 import { UsageError } from './g2s-args';
-import { QS_HELP, runQs } from './commands/qs';
-import { STATS_HELP, runStats } from './commands/stats';
-import { DEMO_HELP, runDemo } from './commands/demo';
-import { PREP_HELP, runPrep } from './commands/prep';
-import { DM_HELP, runDm } from './commands/dm';
-import { STATUS_HELP, runStatus } from './commands/status';
-import { DOWNLOAD_HELP, MOSAIC_HELP, runDownload, runMosaic } from './commands/download';
-import { KILL_HELP, PAUSE_HELP, RETRY_HELP, runKill, runPauseCommand, runRetry } from './commands/control';
-import { WORKERS_HELP, runWorkers } from './commands/workers';
-import { LOGS_HELP, runLogs } from './commands/logs';
-import { TEMPLATE_HELP, runTemplate } from './commands/run-file';
-import { UP_HELP, runUp } from './commands/up';
-import { FETCH_HELP, runFetch } from './commands/fetch';
-import { SLURM_HELP, runSlurm } from './commands/slurm';
 import { DqsServerError } from './dqs-client';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  qs: { run: runQs, help: QS_HELP },
-  stats: { run: runStats, help: STATS_HELP },
-  demo: { run: runDemo, help: DEMO_HELP },
-  up: { run: runUp, help: UP_HELP },
-  prep: { run: runPrep, help: PREP_HELP },
-  dm: { run: runDm, help: DM_HELP },
-  status: { run: runStatus, help: STATUS_HELP },
-  download: { run: runDownload, help: DOWNLOAD_HELP },
-  kill: { run: runKill, help: KILL_HELP },
-  pause: { run: runPauseCommand(true), help: PAUSE_HELP },
-  resume: { run: runPauseCommand(false), help: PAUSE_HELP },
-  workers: { run: runWorkers, help: WORKERS_HELP },
-  template: { run: runTemplate, help: TEMPLATE_HELP },
-  logs: { run: runLogs, help: LOGS_HELP },
-  mosaic: { run: runMosaic, help: MOSAIC_HELP },
-  retry: { run: runRetry, help: RETRY_HELP },
-  fetch: { run: runFetch, help: FETCH_HELP },
-  slurm: { run: runSlurm, help: SLURM_HELP },
+type CommandRun = (argv: string[]) => Promise<number>;
+
+/** Each command's module is loaded only when that command runs: `dqs qs` stays small (no server clients). */
+const COMMANDS: Record<string, () => Promise<CommandRun>> = {
+  qs: async () => (await import('./commands/qs.js')).runQs,
+  stats: async () => (await import('./commands/stats.js')).runStats,
+  demo: async () => (await import('./commands/demo.js')).runDemo,
+  up: async () => (await import('./commands/up.js')).runUp,
+  prep: async () => (await import('./commands/prep.js')).runPrep,
+  dm: async () => (await import('./commands/dm.js')).runDm,
+  status: async () => (await import('./commands/status.js')).runStatus,
+  download: async () => (await import('./commands/download.js')).runDownload,
+  kill: async () => (await import('./commands/control.js')).runKill,
+  pause: async () => (await import('./commands/control.js')).runPauseCommand(true),
+  resume: async () => (await import('./commands/control.js')).runPauseCommand(false),
+  workers: async () => (await import('./commands/workers.js')).runWorkers,
+  template: async () => (await import('./commands/run-file.js')).runTemplate,
+  logs: async () => (await import('./commands/logs.js')).runLogs,
+  mosaic: async () => (await import('./commands/download.js')).runMosaic,
+  retry: async () => (await import('./commands/control.js')).runRetry,
+  fetch: async () => (await import('./commands/fetch.js')).runFetch,
+  slurm: async () => (await import('./commands/slurm.js')).runSlurm,
 };
 
 const USAGE = `dqs: Distributed QuickSampling (G2S's QS in TypeScript)
@@ -97,13 +86,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = COMMANDS[name];
+  if (!load) {
     process.stderr.write(`dqs: unknown command '${name}'\n\n${USAGE}`);
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await (
+      await load()
+    )(rest);
   } catch (e) {
     if (e instanceof DqsServerError) {
       process.stderr.write(`dqs ${name}: ${e.status ? `the server said (${e.status}): ` : ''}${e.message}\n`);

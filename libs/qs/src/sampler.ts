@@ -110,8 +110,6 @@ export class PixelSampler {
     } else {
       this.wasm.resetList();
       const bound = this.coherentBound(nRec, c);
-      let allContinuous = true;
-      for (let m = 0; m < this.nTerms; m++) if (this.tCat[m] === 1) allContinuous = false;
       for (let s = 0; s < this.nSearched; s++) {
         const t = this.searched[s];
         const ti = p.tis[t];
@@ -124,7 +122,6 @@ export class PixelSampler {
           this.lo,
           this.hi,
           this.nTerms,
-          allContinuous,
           bound,
           this.nTI,
           this.draw,

@@ -13,7 +13,12 @@ export interface SimulateOptions extends Omit<RunOptions, 'threads'> {
 
 export async function simulate(params: QsParams, options: SimulateOptions = {}): Promise<QsResult> {
   const plan = createPlan(params, { labels: options.labels, recordRanks: options.recordRanks });
-  const run = new SimulationRun(plan.shared, { ...options, threads: options.threads ?? 1 });
+  // every earlier cell is in this path, so no position waits on the event loop: the calling thread can work
+  const run = new SimulationRun(plan.shared, {
+    ...options,
+    threads: options.threads ?? 1,
+    useCallingThread: true,
+  });
   options.onStart?.(run);
   const summary = await run.done;
   const { sim, index } = cropResult(plan, params.di.shape);

@@ -10,7 +10,7 @@ import type { SharedPlan } from './plan';
 interface KernelExports {
   memory: WebAssembly.Memory;
   ensureMemory(bytes: number): number;
-  distance(base: number, nTerms: number, offs: number, vals: number, ws: number, cats: number): number;
+  distance(base: number, terms: number, nTerms: number): number;
   scan(
     ti: number,
     pd1: number,
@@ -26,12 +26,9 @@ interface KernelExports {
     hi1: number,
     lo2: number,
     hi2: number,
+    terms: number,
     nTerms: number,
-    offs: number,
-    vals: number,
-    ws: number,
-    cats: number,
-    allContinuous: number,
+    kind: number,
     bound: number,
     t: number,
     nTI: number,
@@ -55,16 +52,17 @@ export function loadKernelModule(): WebAssembly.Module {
 }
 
 const align = (n: number) => (n + 15) & ~15;
+/** Bytes of one term record (kernel.ts TERM). */
+const TERM_BYTES = 48;
 
 export class WasmScanner {
   private readonly k: KernelExports;
   private readonly tiPtr: number[] = [];
   private readonly planeSize: number[] = [];
-  private readonly offs: number;
-  private readonly vals: number;
-  private readonly ws: number;
-  private readonly cats: number;
+  private readonly terms: number;
   private readonly heap: number;
+  /** Kind of the current terms: 0 all continuous, 1 all categorical, 2 mixed. */
+  private kind = 0;
   readonly cap: number;
   private f32!: Float32Array;
   private i32!: Int32Array;
@@ -79,11 +77,8 @@ export class WasmScanner {
       this.planeSize.push(cells);
       at = align(at + 4 * (cells * V + 64));
     }
-    this.offs = at;
-    this.vals = align(this.offs + 4 * maxTerms);
-    this.ws = align(this.vals + 4 * maxTerms);
-    this.cats = align(this.ws + 4 * maxTerms);
-    this.heap = align(this.cats + 4 * maxTerms);
+    this.terms = at;
+    this.heap = align(this.terms + TERM_BYTES * maxTerms);
     this.cap = Math.max(1, Math.ceil(plan.maxK));
     this.k.ensureMemory(this.heap + 16 + 16 * this.cap + 64);
     this.views();
@@ -103,7 +98,10 @@ export class WasmScanner {
     this.i32 = new Int32Array(buf);
   }
 
-  /** Writes the terms for TI t: spatial offsets (in cells of the padded TI) plus the variable's plane. */
+  /**
+   * Writes the terms for TI t as the kernel's records: value and weight (float32, four times each, for SIMD),
+   * spatial offset (in cells of the padded TI) plus the variable's plane, and whether it is categorical.
+   */
   setTerms(
     t: number,
     n: number,
@@ -114,21 +112,21 @@ export class WasmScanner {
     cats: Uint8Array,
   ): void {
     const plane = this.planeSize[t];
-    const o = this.offs / 4;
-    const v = this.vals / 4;
-    const w = this.ws / 4;
-    const c = this.cats / 4;
+    let continuous = 0;
     for (let m = 0; m < n; m++) {
-      this.i32[o + m] = spatial[m] + vars[m] * plane;
-      this.f32[v + m] = vals[m];
-      this.f32[w + m] = ws[m];
-      this.i32[c + m] = cats[m];
+      const r = (this.terms + TERM_BYTES * m) / 4;
+      this.f32.fill(vals[m], r, r + 4);
+      this.f32.fill(ws[m], r + 4, r + 8);
+      this.i32[r + 8] = spatial[m] + vars[m] * plane;
+      this.i32[r + 9] = cats[m];
+      if (cats[m] === 0) continuous++;
     }
+    this.kind = continuous === n ? 0 : continuous === 0 ? 1 : 2;
   }
 
   /** float32 mismatch of the candidate at padded cell `cell` of TI t (same arithmetic as scan). */
   distance(t: number, cell: number, n: number): number {
-    return this.k.distance(this.tiPtr[t] + 4 * cell, n, this.offs, this.vals, this.ws, this.cats);
+    return this.k.distance(this.tiPtr[t] + 4 * cell, this.terms, n);
   }
 
   resetList(): void {
@@ -143,7 +141,6 @@ export class WasmScanner {
     lo: Int32Array,
     hi: Int32Array,
     n: number,
-    allContinuous: boolean,
     bound: number,
     nTI: number,
     draw: number,
@@ -165,12 +162,9 @@ export class WasmScanner {
       hi[b + 1],
       lo[b + 2],
       hi[b + 2],
+      this.terms,
       n,
-      this.offs,
-      this.vals,
-      this.ws,
-      this.cats,
-      allContinuous ? 1 : 0,
+      this.kind,
       bound,
       t,
       nTI,
